@@ -1,0 +1,35 @@
+#include "tensor/backend/backend.hpp"
+
+#include "tensor/backend/cpu/cpu_backend.hpp"
+
+namespace mttt {
+
+namespace {
+class AlignedRawAllocator final : public RawAllocator {
+ public:
+  void* allocate(std::size_t bytes) override { return std::aligned_alloc(64, (bytes + 63) / 64 * 64); }
+  void deallocate(void* pointer, std::size_t) override { std::free(pointer); }
+};
+}  // namespace
+
+CpuBackend::CpuBackend() : allocator_(std::make_unique<AlignedRawAllocator>()) {}
+
+Backend& backend(Device device) {
+  switch (device.type) {
+    case DeviceType::cpu: {
+      static CpuBackend* cpu = new CpuBackend;  // never destroyed: static tensors may outlive main
+      return *cpu;
+    }
+    case DeviceType::thrust_host:
+      fail("device", "this build has no thrust-host backend; it comes with the CUDA backend (see README)");
+    case DeviceType::cuda:
+      fail("device", "this build has no CUDA backend; configure with `meson setup build -Dcuda=enabled` on a machine with nvcc");
+  }
+  fail("device", "unknown device");
+}
+
+MemoryStats memory_stats(Device device) { return backend(device).memory_stats(); }
+void reset_peak_memory(Device device) { backend(device).reset_peak_memory(); }
+void empty_cache(Device device) { backend(device).empty_cache(); }
+
+}  // namespace mttt

@@ -1,0 +1,75 @@
+// The interface every device implements: memory, data movement and the compute kernels the
+// operations need. Kernels write into an output the caller allocated; they know nothing
+// about autodiff (tensor/ops/ records the tape around them). An op is declared once here
+// and defined per device under backend/<device>/.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "tensor/backend/caching_allocator.hpp"
+#include "tensor/core.hpp"
+#include "tensor/expr/program.hpp"
+#include "tensor/random.hpp"
+
+namespace mttt {
+
+enum class ReduceOp : std::uint8_t { sum, max, min, argmax, argmin };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // --- memory --------------------------------------------------------------------------
+  virtual void* allocate(std::size_t bytes) = 0;
+  virtual void deallocate(void* pointer, std::size_t bytes) = 0;
+  virtual MemoryStats memory_stats() const = 0;
+  virtual void reset_peak_memory() = 0;
+  virtual void empty_cache() = 0;
+
+  // --- data movement -------------------------------------------------------------------
+  // dst has src's shape; both may be strided; dtypes may differ (converted).
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  virtual void fill(const Tensor& dst, double value) = 0;
+  // Contiguous host memory of dst's dtype <-> tensor (dst/src may be strided).
+  virtual void copy_from_host(const void* host, const Tensor& dst) = 0;
+  virtual void copy_to_host(const Tensor& src, void* host) = 0;
+
+  // --- compute -------------------------------------------------------------------------
+  // out (contiguous, the broadcast shape) = program(inputs broadcast to out's shape).
+  // Inputs the program does not read may be undefined.
+  virtual void elementwise(const expr::Program& program, const std::vector<Tensor>& inputs, const Tensor& out) = 0;
+  // Reduces the axes set in `axes` (bit i = axis i); out has x's shape with those axes of
+  // size 1 and is contiguous; for argmax/argmin it is int64.
+  virtual void reduce(ReduceOp op, const Tensor& x, std::uint32_t axes, const Tensor& out) = 0;
+  // out[..., m, n] = sum_k a[..., m, k] b[..., k, n]; a and b already broadcast to out's
+  // batch shape (stride 0 on broadcast axes); out contiguous.
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // Softmax (or log-softmax) along `axis`; out contiguous with x's shape.
+  virtual void softmax(const Tensor& x, int axis, bool log, const Tensor& out) = 0;
+  // Normalises over the last axis: (x - mean) / sqrt(var + eps) * scale + bias (scale and
+  // bias may be undefined); out contiguous.
+  virtual void layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out) = 0;
+  virtual void uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) = 0;
+  virtual void normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) = 0;
+  virtual void arange(double start, double step, const Tensor& out) = 0;
+  // out = x.index_select(axis, index); index is int64 of any shape... flattened (1-D).
+  virtual void index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) = 0;
+  // out (pre-filled) += src scattered along axis at index (1-D): the adjoint of index_select.
+  virtual void index_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) = 0;
+  // out[i..., j, k...] = x[i..., index[i..., j, k...], k...] (index has out's shape).
+  virtual void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) = 0;
+  // out (pre-filled) [i..., index[i..., j, k...], k...] += src[i..., j, k...]: the adjoint of gather.
+  virtual void scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) = 0;
+};
+
+// The backend of a device; throws, with how to build it, for a device this build lacks.
+Backend& backend(Device device);
+inline Backend& backend_of(const Tensor& t) { return t.storage()->backend(); }
+
+MemoryStats memory_stats(Device device = kCPU);
+void reset_peak_memory(Device device = kCPU);
+void empty_cache(Device device = kCPU);
+
+}  // namespace mttt

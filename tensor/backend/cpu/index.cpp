@@ -1,0 +1,111 @@
+// index_select / index_add (whole slices along one axis) and gather / scatter_add (one
+// element per index). The adds run serially over the reduced positions in index order, so
+// repeated indices accumulate in a fixed order.
+#include "tensor/backend/cpu/cpu_backend.hpp"
+#include "tensor/backend/cpu/strided.hpp"
+#include "tensor/runtime.hpp"
+
+namespace mttt {
+
+namespace {
+
+std::int64_t checked(std::int64_t i, std::int64_t size, const char* op) {
+  if (i < -size || i >= size) fail(op, "index {} is out of range for an axis of size {}", i, size);
+  return i < 0 ? i + size : i;
+}
+
+std::vector<std::int64_t> indices(const Tensor& index, std::int64_t size, const char* op) {
+  auto v = index.to_vector<std::int64_t>();
+  for (auto& i : v) i = checked(i, size, op);
+  return v;
+}
+
+// Calls f(src_offset, dst_offset) for every element of `shape`, walking two strided layouts.
+template <class F> void for_each_pair(const Shape& shape, const Strides& a, const Strides& b, F&& f) {
+  cpu::StridedWalk wa(shape, a), wb(shape, b);
+  wa.seek(0);
+  wb.seek(0);
+  for (std::int64_t i = 0, n = numel(shape); i < n; ++i, wa.next(), wb.next()) f(wa.offset(), wb.offset());
+}
+
+// The slice of `t` at position `p` of `axis`: (shape without axis, strides without axis, offset).
+struct SliceLayout {
+  Shape shape;
+  Strides strides;
+  std::int64_t step;
+};
+SliceLayout slice_layout(const Tensor& t, int axis) {
+  SliceLayout s{t.shape(), t.strides(), t.strides()[axis]};
+  s.shape.erase(axis);
+  s.strides.erase(axis);
+  return s;
+}
+
+}  // namespace
+
+void CpuBackend::index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) {
+  auto idx = indices(index, x.shape()[axis], "index_select");
+  dispatch_dtype(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* xd = x.data<T>();
+    T* od = out.data<T>();
+    SliceLayout sx = slice_layout(x, axis), so = slice_layout(out, axis);
+#pragma omp parallel for if (out.numel() >= kParallelThreshold) schedule(static)
+    for (std::int64_t j = 0; j < static_cast<std::int64_t>(idx.size()); ++j) {
+      const T* src = xd + idx[j] * sx.step;
+      T* dst = od + j * so.step;
+      for_each_pair(sx.shape, sx.strides, so.strides, [&](std::int64_t a, std::int64_t b) { dst[b] = src[a]; });
+    }
+  });
+}
+
+void CpuBackend::index_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) {
+  auto idx = indices(index, out.shape()[axis], "index_add");
+  dispatch_dtype(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* sd = src.data<T>();
+    T* od = out.data<T>();
+    SliceLayout ss = slice_layout(src, axis), so = slice_layout(out, axis);
+    for (std::size_t j = 0; j < idx.size(); ++j) {
+      const T* s = sd + static_cast<std::int64_t>(j) * ss.step;
+      T* d = od + idx[j] * so.step;
+      for_each_pair(ss.shape, ss.strides, so.strides, [&](std::int64_t a, std::int64_t b) { d[b] += s[a]; });
+    }
+  });
+}
+
+void CpuBackend::gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) {
+  auto idx = index.to_vector<std::int64_t>();
+  const std::int64_t size = x.shape()[axis];
+  dispatch_dtype(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* xd = x.data<T>();
+    T* od = out.data<T>();
+    Strides xs = x.strides();
+    xs[axis] = 0;  // the index supplies this axis
+    cpu::StridedWalk wx(out.shape(), xs), wo(out.shape(), out.strides());
+    wx.seek(0);
+    wo.seek(0);
+    for (std::int64_t i = 0; i < out.numel(); ++i, wx.next(), wo.next())
+      od[wo.offset()] = xd[wx.offset() + checked(idx[i], size, "gather") * x.strides()[axis]];
+  });
+}
+
+void CpuBackend::scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) {
+  auto idx = index.to_vector<std::int64_t>();
+  const std::int64_t size = out.shape()[axis];
+  dispatch_dtype(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* sd = src.data<T>();
+    T* od = out.data<T>();
+    Strides os = out.strides();
+    os[axis] = 0;
+    cpu::StridedWalk wo(index.shape(), os), ws(index.shape(), src.strides());
+    wo.seek(0);
+    ws.seek(0);
+    for (std::int64_t i = 0; i < index.numel(); ++i, wo.next(), ws.next())
+      od[wo.offset() + checked(idx[i], size, "scatter_add") * out.strides()[axis]] += sd[ws.offset()];
+  });
+}
+
+}  // namespace mttt

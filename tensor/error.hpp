@@ -1,0 +1,30 @@
+// Errors: every message starts with the operation's name in brackets, e.g.
+// "[matmul] (3, 4) @ (5, 6): inner dimensions 4 and 5 differ".
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace mttt {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void throw_error(std::string_view op, std::string_view message);
+
+template <class... Args>
+[[noreturn]] void fail(std::string_view op, fmt::format_string<Args...> format, Args&&... args) {
+  throw_error(op, fmt::format(format, std::forward<Args>(args)...));
+}
+
+template <class... Args>
+void check(bool condition, std::string_view op, fmt::format_string<Args...> format, Args&&... args) {
+  if (!condition) throw_error(op, fmt::format(format, std::forward<Args>(args)...));
+}
+
+}  // namespace mttt

@@ -1,0 +1,212 @@
+#include "tensor/ops/elementwise.hpp"
+
+#include "tensor/autograd.hpp"
+#include "tensor/backend/backend.hpp"
+#include "tensor/creation.hpp"
+#include "tensor/ops/reduce.hpp"
+#include "tensor/ops/shape_ops.hpp"
+#include "tensor/runtime.hpp"
+
+namespace mttt {
+
+using expr::Builder;
+using expr::OpCode;
+using expr::Program;
+using expr::ProgramPtr;
+
+namespace {
+
+// With fusion off, each instruction becomes its own op (and tape node): the reference that
+// fusion is measured and debugged against.
+Tensor apply_op_by_op(const Program& program, const std::vector<Tensor>& inputs) {
+  const auto& code = program.code();
+  std::vector<Tensor> value(code.size());
+  for (std::size_t i = 0; i < code.size(); ++i) {
+    const auto& in = code[i];
+    if (in.op == OpCode::input) {
+      value[i] = inputs[in.a];
+      continue;
+    }
+    if (in.op == OpCode::constant) continue;
+    int tensors = 0;
+    for (std::int32_t r : {in.a, in.b, in.c}) tensors += r >= 0 && code[r].op != OpCode::constant;
+    Builder b(tensors);
+    std::vector<Tensor> args;
+    auto operand = [&](std::int32_t r) -> std::int32_t {
+      if (r < 0) return -1;
+      if (code[r].op == OpCode::constant) return b.constant(code[r].imm);
+      args.push_back(value[r]);
+      return b.input(static_cast<int>(args.size()) - 1);
+    };
+    std::int32_t ra = operand(in.a), rb = operand(in.b), rc = operand(in.c);
+    value[i] = apply_program(b.finish(b.op(in.op, ra, rb, rc, in.imm)), args);
+  }
+  return value[program.output()];
+}
+
+}  // namespace
+
+Tensor apply_program(const ProgramPtr& program, const std::vector<Tensor>& inputs) {
+  const char* op = program->op_name();
+  MTTT_OP_SCOPE(op);
+  check(static_cast<int>(inputs.size()) == program->num_inputs(), op, "the program takes {} inputs, got {}",
+        program->num_inputs(), inputs.size());
+  const Tensor* first = nullptr;
+  Shape shape;
+  for (int k = 0; k < program->num_inputs(); ++k) {
+    if (!program->reads(k)) continue;
+    const Tensor& x = inputs[k];
+    check(x.defined(), op, "input {} is undefined", k);
+    if (!first) {
+      first = &x;
+      shape = x.shape();
+      continue;
+    }
+    check(x.dtype() == first->dtype(), op, "dtypes {} and {} differ (shapes {} and {}); cast one of them",
+          to_string(first->dtype()), to_string(x.dtype()), to_string(first->shape()), to_string(x.shape()));
+    check(x.device() == first->device(), op, "tensors on {} and {}; move one of them with to()",
+          to_string(first->device()), to_string(x.device()));
+    shape = broadcast_shapes(shape, x.shape(), op);
+  }
+  check(first != nullptr, op, "the program reads no input, so its shape is unknown");
+  const DType dtype = first->dtype();
+  if (dtype == DType::int64)
+    for (const auto& in : program->code())
+      check(!expr::floating_only(in.op), op, "'{}' needs floating-point inputs, got int64; cast first",
+            expr::name(in.op));
+  if (!fusion_enabled() && program->compute_count() > 1) return apply_op_by_op(*program, inputs);
+
+  Tensor out = Tensor::empty(shape, dtype, first->device());
+  backend_of(*first).elementwise(*program, inputs, out);
+
+  auto nodes = detail::recording_inputs(inputs);
+  if (nodes.empty()) return record_nodes(op, out, {}, [](const Tensor&, NeedsGrad) { return Grads{}; });
+  // Save only what some vjp program reads: add's rule, for one, needs no input at all.
+  std::vector<Tensor> saved(inputs.size());
+  std::vector<Shape> shapes(inputs.size());
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (inputs[k].defined()) shapes[k] = inputs[k].shape();
+    if (!inputs[k].requires_grad()) continue;
+    ProgramPtr vjp = program->vjp(static_cast<int>(k));
+    for (std::size_t j = 0; j < inputs.size(); ++j)
+      if (vjp->reads(static_cast<int>(j))) saved[j] = inputs[j];
+  }
+  return record_nodes(op, out, std::move(nodes), [program, saved, shapes](const Tensor& g, NeedsGrad needs) {
+    std::vector<Tensor> args = saved;
+    args.push_back(g);
+    Grads grads(saved.size());
+    for (std::size_t k = 0; k < saved.size(); ++k) {
+      if (!needs[k]) continue;
+      ProgramPtr vjp = program->vjp(static_cast<int>(k));
+      if (!vjp->is_zero()) grads[k] = sum_to(apply_program(vjp, args), shapes[k]);
+    }
+    return grads;
+  });
+}
+
+namespace {
+
+ProgramPtr unary_program(OpCode op, double imm = 0) {
+  Builder b(1);
+  return b.finish(b.op(op, b.input(0), -1, -1, imm));
+}
+
+ProgramPtr binary_program(OpCode op) {
+  Builder b(2);
+  return b.finish(b.op(op, b.input(0), b.input(1)));
+}
+
+template <OpCode op> Tensor unary(const Tensor& x) {
+  static const ProgramPtr program = unary_program(op);
+  return apply_program(program, {x});
+}
+
+template <OpCode op> Tensor binary(const Tensor& a, const Tensor& b) {
+  static const ProgramPtr program = binary_program(op);
+  return apply_program(program, {a, b});
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary<OpCode::add>(a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary<OpCode::sub>(a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary<OpCode::mul>(a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary<OpCode::div>(a, b); }
+Tensor pow(const Tensor& a, const Tensor& b) { return binary<OpCode::pow>(a, b); }
+Tensor pow(const Tensor& a, double exponent) {
+  return fuse([exponent](Expr x) { return pow(x, exponent); }, a);
+}
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary<OpCode::maximum>(a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary<OpCode::minimum>(a, b); }
+
+Tensor neg(const Tensor& x) { return unary<OpCode::neg>(x); }
+Tensor exp(const Tensor& x) { return unary<OpCode::exp>(x); }
+Tensor expm1(const Tensor& x) { return unary<OpCode::expm1>(x); }
+Tensor log(const Tensor& x) { return unary<OpCode::log>(x); }
+Tensor log1p(const Tensor& x) { return unary<OpCode::log1p>(x); }
+Tensor sqrt(const Tensor& x) { return unary<OpCode::sqrt>(x); }
+Tensor rsqrt(const Tensor& x) { return unary<OpCode::rsqrt>(x); }
+Tensor abs(const Tensor& x) { return unary<OpCode::abs>(x); }
+Tensor sign(const Tensor& x) { return unary<OpCode::sign>(x); }
+Tensor square(const Tensor& x) { return unary<OpCode::square>(x); }
+Tensor reciprocal(const Tensor& x) { return unary<OpCode::reciprocal>(x); }
+Tensor sin(const Tensor& x) { return unary<OpCode::sin>(x); }
+Tensor cos(const Tensor& x) { return unary<OpCode::cos>(x); }
+Tensor tanh(const Tensor& x) { return unary<OpCode::tanh>(x); }
+Tensor sigmoid(const Tensor& x) { return unary<OpCode::sigmoid>(x); }
+Tensor relu(const Tensor& x) { return unary<OpCode::relu>(x); }
+Tensor elu(const Tensor& x, double alpha) { return apply_program(unary_program(OpCode::elu, alpha), {x}); }
+Tensor gelu(const Tensor& x) { return unary<OpCode::gelu_tanh>(x); }
+Tensor gelu_erf(const Tensor& x) { return unary<OpCode::gelu_erf>(x); }
+Tensor erf(const Tensor& x) { return unary<OpCode::erf>(x); }
+Tensor clamp(const Tensor& x, double low, double high) {
+  check(low <= high, "clamp", "low {} is above high {}", low, high);
+  return fuse([low, high](Expr v) { return clamp(v, low, high); }, x);
+}
+
+Tensor eq(const Tensor& a, const Tensor& b) { return binary<OpCode::eq>(a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return binary<OpCode::ne>(a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return binary<OpCode::lt>(a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return binary<OpCode::le>(a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return binary<OpCode::gt>(a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return binary<OpCode::ge>(a, b); }
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  static const ProgramPtr program = [] {
+    Builder bld(3);
+    return bld.finish(bld.op(OpCode::where, bld.input(0), bld.input(1), bld.input(2)));
+  }();
+  return apply_program(program, {condition, a, b});
+}
+
+Tensor cast(const Tensor& x, DType dtype) {
+  if (x.dtype() == dtype) return x;
+  MTTT_OP_SCOPE("cast");
+  Tensor out = Tensor::empty(x.shape(), dtype, x.device());
+  backend_of(x).copy(x, out);
+  if (!is_floating(dtype) || !is_floating(x.dtype())) return out;
+  return record("cast", out, {x}, [from = x.dtype()](const Tensor& g, NeedsGrad) { return Grads{cast(g, from)}; });
+}
+
+bool all_finite(const Tensor& x) {
+  if (!is_floating(x.dtype()) || x.numel() == 0) return true;
+  NoGrad no_grad;
+  // x - x is 0 for finite x and NaN for NaN or Inf.
+  Tensor finite = fuse([](Expr v) { return eq(v - v, v.constant(0)); }, x);
+  return min(finite).item<double>() == 1.0;
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& a, double b) { return fuse([b](Expr x) { return x + b; }, a); }
+Tensor operator-(const Tensor& a, double b) { return fuse([b](Expr x) { return x - b; }, a); }
+Tensor operator*(const Tensor& a, double b) { return fuse([b](Expr x) { return x * b; }, a); }
+Tensor operator/(const Tensor& a, double b) { return fuse([b](Expr x) { return x / b; }, a); }
+Tensor operator+(double a, const Tensor& b) { return fuse([a](Expr x) { return a + x; }, b); }
+Tensor operator-(double a, const Tensor& b) { return fuse([a](Expr x) { return a - x; }, b); }
+Tensor operator*(double a, const Tensor& b) { return fuse([a](Expr x) { return a * x; }, b); }
+Tensor operator/(double a, const Tensor& b) { return fuse([a](Expr x) { return a / x; }, b); }
+
+}  // namespace mttt

@@ -1,0 +1,62 @@
+#include "tensor/ops/matmul.hpp"
+
+#include "tensor/autograd.hpp"
+#include "tensor/backend/backend.hpp"
+#include "tensor/ops/shape_ops.hpp"
+
+namespace mttt {
+
+namespace {
+
+Shape batch_of(const Tensor& t) {
+  Shape s = t.shape();
+  s.erase(s.size() - 1);
+  s.erase(s.size() - 1);
+  return s;
+}
+
+// A broadcast view for the kernel (not recorded: the op records itself as a whole).
+Tensor broadcast_view(const Tensor& t, const Shape& batch) {
+  Shape shape = batch;
+  shape.push_back(t.shape()[t.rank() - 2]);
+  shape.push_back(t.shape()[t.rank() - 1]);
+  return Tensor::view_of(t.storage(), shape, broadcast_strides(t.shape(), t.strides(), shape), t.offset(), t.dtype());
+}
+
+Tensor matmul_2d_or_batched(const Tensor& a, const Tensor& b) {
+  MTTT_OP_SCOPE("matmul");
+  const std::int64_t m = a.size(-2), k = a.size(-1), k2 = b.size(-2), n = b.size(-1);
+  check(k == k2, "matmul", "{} @ {}: inner dimensions {} and {} differ", to_string(a.shape()), to_string(b.shape()), k, k2);
+  Shape batch = broadcast_shapes(batch_of(a), batch_of(b), "matmul");
+  Shape out_shape = batch;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
+  backend_of(a).matmul(broadcast_view(a, batch), broadcast_view(b, batch), out);
+  // d(AB) = dA B + A dB:  A-bar = G B^T, B-bar = A^T G (summed over broadcast batch axes)
+  return record("matmul", out, {a, b}, [a, b](const Tensor& g, NeedsGrad needs) {
+    Grads grads(2);
+    if (needs[0]) grads[0] = sum_to(matmul(g, transpose(b)), a.shape());
+    if (needs[1]) grads[1] = sum_to(matmul(transpose(a), g), b.shape());
+    return grads;
+  });
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check(a.defined() && b.defined(), "matmul", "undefined operand");
+  check(a.dtype() == b.dtype(), "matmul", "{} {} @ {} {}: dtypes differ", to_string(a.shape()), to_string(a.dtype()),
+        to_string(b.shape()), to_string(b.dtype()));
+  check(is_floating(a.dtype()), "matmul", "{} @ {}: needs floating-point operands, got {}", to_string(a.shape()),
+        to_string(b.shape()), to_string(a.dtype()));
+  check(a.device() == b.device(), "matmul", "operands on {} and {}", to_string(a.device()), to_string(b.device()));
+  check(a.rank() >= 1 && b.rank() >= 1, "matmul", "{} @ {}: scalars cannot be multiplied as matrices",
+        to_string(a.shape()), to_string(b.shape()));
+  if (a.rank() == 1 && b.rank() == 1) return reshape(matmul_2d_or_batched(unsqueeze(a, 0), unsqueeze(b, 1)), {});
+  if (a.rank() == 1) return squeeze(matmul_2d_or_batched(unsqueeze(a, 0), b), -2);
+  if (b.rank() == 1) return squeeze(matmul_2d_or_batched(a, unsqueeze(b, 1)), -1);
+  return matmul_2d_or_batched(a, b);
+}
+
+}  // namespace mttt

@@ -1,0 +1,18 @@
+// The tensor library in one include: the Tensor type, creation, every operation, fusion and
+// the autodiff API (grad, backward, no_grad scopes, gradcheck).
+#pragma once
+
+#include "tensor/autograd.hpp"
+#include "tensor/backend/backend.hpp"
+#include "tensor/core.hpp"
+#include "tensor/creation.hpp"
+#include "tensor/gradcheck.hpp"
+#include "tensor/ops/elementwise.hpp"
+#include "tensor/ops/index.hpp"
+#include "tensor/ops/matmul.hpp"
+#include "tensor/ops/norm.hpp"
+#include "tensor/ops/reduce.hpp"
+#include "tensor/ops/shape_ops.hpp"
+#include "tensor/ops/softmax.hpp"
+#include "tensor/random.hpp"
+#include "tensor/runtime.hpp"
