@@ -99,6 +99,7 @@ template <class V> class Sweep {
       std::vector<V> input_cotangents;
       {
         ProfileScope profile(node->name(), Phase::backward);
+        BackwardOpScope current(node->name());
         input_cotangents = node->vjp(cotangent, NeedsGrad(mask));
       }
       if (!retain_graph) node->release_saved();

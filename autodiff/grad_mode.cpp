@@ -6,6 +6,7 @@ namespace mttt::autodiff {
 
 namespace {
 thread_local bool t_grad_enabled = true;
+thread_local const char* t_backward_op = nullptr;
 // Anomaly mode is process-wide: a data-loader thread's NaN is as interesting as the main one's.
 std::atomic<bool> g_anomaly_enabled{false};
 }  // namespace
@@ -21,5 +22,9 @@ void set_anomaly_enabled(bool enabled) { g_anomaly_enabled.store(enabled, std::m
 
 DetectAnomaly::DetectAnomaly() : previous_(anomaly_enabled()) { set_anomaly_enabled(true); }
 DetectAnomaly::~DetectAnomaly() { set_anomaly_enabled(previous_); }
+
+const char* current_backward_op() { return t_backward_op; }
+BackwardOpScope::BackwardOpScope(const char* op) : previous_(t_backward_op) { t_backward_op = op; }
+BackwardOpScope::~BackwardOpScope() { t_backward_op = previous_; }
 
 }  // namespace mttt::autodiff

@@ -46,4 +46,19 @@ class DetectAnomaly {
   bool previous_;
 };
 
+// The op whose backward rule is running on this thread (null outside a sweep), so that
+// anomaly reports from inside a rule name the op being differentiated.
+const char* current_backward_op();
+
+class BackwardOpScope {
+ public:
+  explicit BackwardOpScope(const char* op);
+  ~BackwardOpScope();
+  BackwardOpScope(const BackwardOpScope&) = delete;
+  BackwardOpScope& operator=(const BackwardOpScope&) = delete;
+
+ private:
+  const char* previous_;
+};
+
 }  // namespace mttt::autodiff

@@ -66,9 +66,12 @@ void check_anomaly(const char* op, const Tensor& out) {
     Guard() { checking = true; }
     ~Guard() { checking = false; }
   } guard;
-  if (!all_finite(out))
-    fail("anomaly", "'{}' produced NaN or Inf in its output {} {}", op, mttt::to_string(out.shape()),
-         mttt::to_string(out.dtype()));
+  if (all_finite(out)) return;
+  if (const char* rule = autodiff::current_backward_op())
+    fail("anomaly", "the backward rule of '{}' produced NaN or Inf (in its op '{}', output {} {})", rule, op,
+         mttt::to_string(out.shape()), mttt::to_string(out.dtype()));
+  fail("anomaly", "'{}' produced NaN or Inf in its output {} {}", op, mttt::to_string(out.shape()),
+       mttt::to_string(out.dtype()));
 }
 
 }  // namespace detail
