@@ -208,3 +208,17 @@ TEST_CASE("random numbers and reductions do not depend on the thread count") {
   CHECK(std::get<1>(one) == std::get<1>(two));
   CHECK(std::get<2>(one) == std::get<2>(two));
 }
+
+TEST_CASE("fourth derivative of tanh matches its closed form (programs that reuse a register)") {
+  // d^n tanh: s = 1 - t^2; d1 = s, d2 = -2ts, d3 = -2s^2 + 4t^2 s, d4 = 16 t s^2 - 8 t^3 s.
+  Tensor x = from_vector(std::vector<double>{-0.8, 0.5, 1.3}, {3}, {DType::float64}).requires_grad_();
+  Tensor d = sum(tanh(x));
+  for (int n = 0; n < 3; ++n) d = sum(grad(d, x, {.create_graph = true}));
+  Tensor d4 = grad(d, x);
+  auto v = d4.to_vector<double>();
+  const double xs[] = {-0.8, 0.5, 1.3};
+  for (int i = 0; i < 3; ++i) {
+    double t = std::tanh(xs[i]), s = 1 - t * t;
+    CHECK(v[i] == Approx(16 * t * s * s - 8 * t * t * t * s).epsilon(1e-12));
+  }
+}

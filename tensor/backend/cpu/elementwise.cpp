@@ -162,9 +162,13 @@ void run_program(const expr::Program& program, const std::vector<Tensor>& inputs
       r.slot = slots++;
       continue;
     }
-    for (std::int32_t operand : {in.a, in.b, in.c})
-      if (operand >= 0 && last_use[operand] == i && regs[operand].source == Source::computed)
+    const std::int32_t operands[3] = {in.a, in.b, in.c};
+    for (int j = 0; j < 3; ++j) {
+      std::int32_t operand = operands[j];
+      bool repeated = (j > 0 && operand == operands[0]) || (j > 1 && operand == operands[1]);
+      if (operand >= 0 && !repeated && last_use[operand] == i && regs[operand].source == Source::computed)
         free_slots.push_back(regs[operand].slot);
+    }
     if (i == program.output()) continue;  // writes straight into the output
     r.slot = new_slot();
   }

@@ -1,0 +1,11 @@
+// The subcommands of the `mttt` program; each registers itself on the CLI11 app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mttt::cli {
+
+// `mttt demo`: a tour of the tensor library and the autodiff engine.
+void add_demo_command(CLI::App& app);
+
+}  // namespace mttt::cli

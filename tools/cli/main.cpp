@@ -1,0 +1,28 @@
+// mttt: the command-line program. Global options apply to every subcommand.
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "tensor/runtime.hpp"
+#include "tools/cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mttt: a deep-learning engine with higher-order autodiff, and Learning to (Learn at Test Time) on it"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "worker threads (default: MTTT_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
+  app.parse_complete_callback([&] {
+    if (threads > 0) mttt::set_num_threads(threads);
+  });
+  mttt::cli::add_demo_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "mttt: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
