@@ -74,5 +74,10 @@ void check_anomaly(const char* op, const Tensor& out) {
        mttt::to_string(out.dtype()));
 }
 
+void first_order_only(const char* op) {
+  fail(op, "the backward rule of '{}' is first-order only and cannot be differentiated again; "
+           "this sweep asked for create_graph through it", op);
+}
+
 }  // namespace detail
 }  // namespace mttt

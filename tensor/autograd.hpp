@@ -49,6 +49,7 @@ namespace detail {
 std::vector<NodePtr> recording_inputs(const std::vector<Tensor>& inputs);
 void attach(const Tensor& out, NodePtr node);
 void check_anomaly(const char* op, const Tensor& out);
+[[noreturn]] void first_order_only(const char* op);
 }  // namespace detail
 
 template <class Rule> Tensor record_nodes(const char* op, const Tensor& out, std::vector<NodePtr> nodes, Rule&& rule) {
@@ -82,6 +83,18 @@ Tensor record(const char* op, const Tensor& out, std::initializer_list<Tensor> i
       for (const auto& t : inputs) nodes.push_back(t.defined() ? t.node() : nullptr);
   }
   return record_nodes(op, out, std::move(nodes), std::forward<Rule>(rule));
+}
+
+// For a kernel whose backward rule is not written in differentiable ops (a hand-written
+// fused backward): the rule runs in first-order sweeps only. A sweep with create_graph through
+// it throws, naming the op, instead of silently returning a first-order answer (the classic
+// MAML bug).
+template <class Rule>
+Tensor record_first_order(const char* op, const Tensor& out, std::initializer_list<Tensor> inputs, Rule&& rule) {
+  return record(op, out, inputs, [op, rule = std::forward<Rule>(rule)](const Tensor& g, NeedsGrad needs) {
+    if (grad_enabled()) detail::first_order_only(op);
+    return rule(g, needs);
+  });
 }
 
 template <class Rule> Tensor record(const char* op, const Tensor& out, const std::vector<Tensor>& inputs, Rule&& rule) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "tensor/autograd.hpp"
 #include "tensor/backend/backend.hpp"
@@ -52,14 +53,46 @@ Tensor embed_slice(const Tensor& g, const Shape& shape, int axis, std::int64_t s
   });
 }
 
+// Strides that read `x` in the new shape without a copy, if there are any: each run of old
+// axes that is merged or split must itself be contiguous (as PyTorch's view rule).
+std::optional<Strides> view_strides(const Tensor& x, const Shape& shape) {
+  if (x.numel() == 0 || x.is_contiguous()) return contiguous_strides(shape);
+  Strides out = Dims::filled(shape.size(), 0);
+  const Shape& old_shape = x.shape();
+  const Strides& old_strides = x.strides();
+  int view_d = shape.size() - 1;
+  std::int64_t chunk_base_stride = old_strides.empty() ? 1 : old_strides[old_strides.size() - 1];
+  std::int64_t tensor_numel = 1, view_numel = 1;
+  for (int d = old_shape.size() - 1; d >= 0; --d) {
+    tensor_numel *= old_shape[d];
+    // A chunk ends where the old axes stop being contiguous with each other.
+    if (d == 0 || (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+        out[view_d] = view_numel * chunk_base_stride;
+        view_numel *= shape[view_d];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) return std::nullopt;
+      if (d > 0) {
+        chunk_base_stride = old_strides[d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  if (view_d != -1) return std::nullopt;
+  return out;
+}
+
 }  // namespace
 
 Tensor reshape(const Tensor& x, const Shape& requested) {
   Shape shape = infer_shape(x, requested);
   if (shape == x.shape()) return x;
   MTTT_OP_SCOPE("reshape");
-  Tensor source = contiguous(x);
-  Tensor out = make_view(source, shape, contiguous_strides(shape), source.offset());
+  auto strides = view_strides(x, shape);
+  Tensor source = strides ? x : contiguous(x);
+  Tensor out = make_view(source, shape, strides ? *strides : contiguous_strides(shape), source.offset());
   return record("reshape", out, {source}, [from = x.shape()](const Tensor& g, NeedsGrad) {
     return Grads{reshape(g, from)};
   });

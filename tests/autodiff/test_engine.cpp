@@ -222,3 +222,25 @@ TEST_CASE("fourth derivative of tanh matches its closed form (programs that reus
     CHECK(v[i] == Approx(16 * t * s * s - 8 * t * t * t * s).epsilon(1e-12));
   }
 }
+
+namespace {
+// An op with a hand-written backward (not in differentiable ops): first order only.
+Tensor cube_first_order(const Tensor& x) {
+  Tensor out;
+  {
+    NoGrad off;
+    out = x * x * x;
+  }
+  return record_first_order("cube_first_order", out, {x}, [x](const Tensor& g, NeedsGrad) {
+    return Grads{g * x.detach() * x.detach() * 3.0};
+  });
+}
+}  // namespace
+
+TEST_CASE("an op with a first-order-only rule refuses create_graph instead of answering wrongly") {
+  Tensor x = vec({0.5, 2.0}).requires_grad_();
+  Tensor g = grad(sum(cube_first_order(x)), x);
+  CHECK(at(g, 1) == Approx(12.0));
+  REQUIRE_THROWS_WITH(grad(sum(cube_first_order(x)), x, {.create_graph = true}),
+                      Catch::Contains("[cube_first_order]") && Catch::Contains("first-order only"));
+}
