@@ -9,6 +9,7 @@
 #include "tensor/gradcheck.hpp"
 #include "tensor/ops/elementwise.hpp"
 #include "tensor/ops/index.hpp"
+#include "tensor/ops/inplace.hpp"
 #include "tensor/ops/matmul.hpp"
 #include "tensor/ops/norm.hpp"
 #include "tensor/ops/reduce.hpp"
