@@ -1,0 +1,223 @@
+#include "nn/checkpoint/safetensors.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tensor/tensor.hpp"
+
+namespace mttt::nn {
+
+namespace {
+
+const char* dtype_code(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "F32";
+    case DType::float64: return "F64";
+    case DType::int64: return "I64";
+  }
+  return "?";
+}
+
+float half_to_float(std::uint16_t h) {
+  std::uint32_t sign = (h & 0x8000u) << 16, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  std::uint32_t bits;
+  if (exponent == 0) {
+    if (mantissa == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      exponent = 127 - 15 + 1;
+      while (!(mantissa & 0x400)) {
+        mantissa <<= 1;
+        --exponent;
+      }
+      bits = sign | (exponent << 23) | ((mantissa & 0x3ff) << 13);
+    }
+  } else if (exponent == 31) {
+    bits = sign | 0x7f800000u | (mantissa << 13);
+  } else {
+    bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bf16_to_float(std::uint16_t b) {
+  std::uint32_t bits = std::uint32_t{b} << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+}  // namespace
+
+const Tensor& SafetensorsFile::at(const std::string& name) const {
+  for (const auto& [key, t] : tensors)
+    if (key == name) return t;
+  fail("safetensors", "{}: no tensor named '{}'", path, name);
+}
+
+bool SafetensorsFile::contains(const std::string& name) const {
+  for (const auto& [key, t] : tensors)
+    if (key == name) return true;
+  return false;
+}
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::vector<std::vector<char>> blobs;
+  std::size_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    check(name != "__metadata__" && !header.contains(name), "safetensors", "{}: duplicate or reserved name '{}'", path,
+          name);
+    Tensor host = contiguous(t.detach());
+    std::vector<char> bytes(static_cast<std::size_t>(host.numel()) * itemsize(host.dtype()));
+    backend_of(host).copy_to_host(host, bytes.data());
+    header[name] = {{"dtype", dtype_code(host.dtype())},
+                    {"shape", host.shape().vec()},
+                    {"data_offsets", {offset, offset + bytes.size()}}};
+    offset += bytes.size();
+    blobs.push_back(std::move(bytes));
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  const std::uint64_t length = text.size();
+
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    check(out.good(), "safetensors", "cannot write {}", temporary);
+    char le[8];
+    for (int i = 0; i < 8; ++i) le[i] = static_cast<char>((length >> (8 * i)) & 0xff);
+    out.write(le, 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const auto& b : blobs) out.write(b.data(), static_cast<std::streamsize>(b.size()));
+    out.flush();
+    if (!out.good()) {
+      std::remove(temporary.c_str());
+      fail("safetensors", "writing {} failed (disk full?)", temporary);
+    }
+  }
+  // Make the data durable before the rename publishes it.
+  if (FILE* f = std::fopen(temporary.c_str(), "rb")) {
+    ::fsync(::fileno(f));
+    std::fclose(f);
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) {
+    std::remove(temporary.c_str());
+    fail("safetensors", "cannot move {} to {}: {}", temporary, path, ec.message());
+  }
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  check(in.good(), "safetensors", "cannot open {}", path);
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<std::uint64_t>(in.tellg());
+  in.seekg(0);
+  check(file_size >= 8, "safetensors", "{}: {} bytes is too short for a safetensors file", path, file_size);
+  unsigned char le[8];
+  in.read(reinterpret_cast<char*>(le), 8);
+  std::uint64_t length = 0;
+  for (int i = 0; i < 8; ++i) length |= std::uint64_t{le[i]} << (8 * i);
+  check(length <= file_size - 8, "safetensors", "{}: header claims {} bytes but the file has {} after the length",
+        path, length, file_size - 8);
+  std::string text(length, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(length));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    fail("safetensors", "{}: the header is not valid JSON ({})", path, e.what());
+  }
+  check(header.is_object(), "safetensors", "{}: the header is not a JSON object", path);
+  const std::uint64_t data_size = file_size - 8 - length;
+
+  SafetensorsFile file;
+  file.path = path;
+  struct Entry {
+    std::string name, dtype;
+    Shape shape;
+    std::uint64_t begin, end;
+  };
+  std::vector<Entry> entries;
+  for (const auto& [name, value] : header.items()) {
+    if (name == "__metadata__") {
+      check(value.is_object(), "safetensors", "{}: __metadata__ must be an object of strings", path);
+      for (const auto& [k, v] : value.items()) {
+        check(v.is_string(), "safetensors", "{}: metadata '{}' is not a string", path, k);
+        file.metadata[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    try {
+      Entry e{name, value.at("dtype").get<std::string>(), Shape(value.at("shape").get<std::vector<std::int64_t>>()),
+              value.at("data_offsets").at(0).get<std::uint64_t>(), value.at("data_offsets").at(1).get<std::uint64_t>()};
+      entries.push_back(std::move(e));
+    } catch (const mttt::Error&) {
+      throw;
+    } catch (const std::exception& ex) {
+      fail("safetensors", "{}: tensor '{}' has a malformed entry ({})", path, name, ex.what());
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  std::uint64_t previous_end = 0;
+  for (const Entry& e : entries) {
+    std::size_t width = e.dtype == "F32" || e.dtype == "I32" ? 4 : e.dtype == "F64" || e.dtype == "I64" ? 8
+                        : e.dtype == "F16" || e.dtype == "BF16"                                        ? 2
+                                                                                                        : 0;
+    check(width != 0, "safetensors", "{}: tensor '{}' has dtype {}; supported: F32, F64, I64, F16, BF16, I32", path,
+          e.name, e.dtype);
+    for (auto d : e.shape) check(d >= 0, "safetensors", "{}: tensor '{}' has a negative dimension", path, e.name);
+    const std::uint64_t bytes = static_cast<std::uint64_t>(numel(e.shape)) * width;
+    check(e.begin <= e.end && e.end <= data_size, "safetensors",
+          "{}: tensor '{}' spans bytes [{}, {}) but the data section has {} (truncated file?)", path, e.name, e.begin,
+          e.end, data_size);
+    check(e.end - e.begin == bytes, "safetensors", "{}: tensor '{}' of shape {} and dtype {} needs {} bytes, has {}",
+          path, e.name, to_string(e.shape), e.dtype, bytes, e.end - e.begin);
+    check(e.begin >= previous_end, "safetensors", "{}: tensor '{}' overlaps the previous one", path, e.name);
+    previous_end = e.end;
+
+    std::vector<char> raw(bytes);
+    in.seekg(static_cast<std::streamoff>(8 + length + e.begin));
+    in.read(raw.data(), static_cast<std::streamsize>(bytes));
+    check(static_cast<std::uint64_t>(in.gcount()) == bytes, "safetensors", "{}: tensor '{}' is truncated", path, e.name);
+    Tensor t;
+    if (e.dtype == "F32" || e.dtype == "F64" || e.dtype == "I64") {
+      DType dtype = e.dtype == "F32" ? DType::float32 : e.dtype == "F64" ? DType::float64 : DType::int64;
+      t = Tensor::empty(e.shape, dtype);
+      backend_of(t).copy_from_host(raw.data(), t);
+    } else if (e.dtype == "I32") {
+      std::vector<std::int64_t> v(numel(e.shape));
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        std::int32_t x;
+        std::memcpy(&x, raw.data() + 4 * i, 4);
+        v[i] = x;
+      }
+      t = from_vector(v, e.shape, {DType::int64});
+    } else {
+      std::vector<float> v(numel(e.shape));
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        std::uint16_t x;
+        std::memcpy(&x, raw.data() + 2 * i, 2);
+        v[i] = e.dtype == "F16" ? half_to_float(x) : bf16_to_float(x);
+      }
+      t = from_vector(v, e.shape, {DType::float32});
+    }
+    file.tensors.emplace_back(e.name, t);
+  }
+  return file;
+}
+
+}  // namespace mttt::nn

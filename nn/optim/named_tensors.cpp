@@ -1,0 +1,32 @@
+#include "nn/optim/named_tensors.hpp"
+
+namespace mttt::nn {
+
+bool glob_match(std::string_view pattern, std::string_view name) {
+  // Iterative wildcard matching with one backtrack point (the last `*`).
+  std::size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() && pattern[p] == name[n]) {
+      ++p;
+      ++n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool matches_any(const std::vector<std::string>& patterns, std::string_view name) {
+  for (const auto& p : patterns)
+    if (glob_match(p, name)) return true;
+  return false;
+}
+
+}  // namespace mttt::nn

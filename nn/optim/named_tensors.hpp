@@ -1,0 +1,20 @@
+// Named tensors in a fixed order (the order a module lists its parameters), and the glob
+// patterns that select them by name: `*` matches any run of characters, dots included, so
+// `blocks.*.layer.inner.*` and `*.kernel` read as in the spec.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tensor/core.hpp"
+
+namespace mttt::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+bool glob_match(std::string_view pattern, std::string_view name);
+bool matches_any(const std::vector<std::string>& patterns, std::string_view name);
+
+}  // namespace mttt::nn

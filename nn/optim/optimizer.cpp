@@ -1,0 +1,136 @@
+#include "nn/optim/optimizer.hpp"
+
+#include <cmath>
+
+#include "tensor/tensor.hpp"
+
+namespace mttt::nn {
+
+Optimizer::Optimizer(NamedTensors params, OptimizerOptions options, const char* name)
+    : params_(std::move(params)), options_(std::move(options)), name_(name) {
+  for (const auto& [key, p] : params_) {
+    check(p.defined() && is_floating(p.dtype()), name_, "parameter '{}' must be a floating-point tensor", key);
+    frozen_.push_back(matches_any(options_.frozen, key));
+    decayed_.push_back(options_.weight_decay != 0 && matches_any(options_.decay_patterns, key));
+  }
+}
+
+Tensor& Optimizer::slot(std::size_t s, std::size_t i) {
+  if (slots_.size() < slot_names_.size()) slots_.resize(slot_names_.size(), std::vector<Tensor>(params_.size()));
+  Tensor& t = slots_[s][i];
+  if (!t.defined()) t = zeros_like(params_[i].second.detach());
+  return t;
+}
+
+double Optimizer::effective_lr() const { return options_.lr(steps_) * options_.multiplier(steps_); }
+
+void Optimizer::zero_grad() {
+  for (auto& [key, p] : params_)
+    if (p.requires_grad()) p.zero_grad();
+}
+
+void Optimizer::step() {
+  NoGrad no_grad;
+  // Global norm over the trainable gradients, accumulated in float64.
+  double squares = 0;
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    Tensor g = params_[i].second.grad();
+    if (frozen_[i] || !g.defined()) continue;
+    squares += sum(cast(square(g), DType::float64)).item<double>();
+  }
+  last_grad_norm_ = std::sqrt(squares);
+  const double clip = options_.clip_norm > 0 && last_grad_norm_ > options_.clip_norm
+                          ? options_.clip_norm / last_grad_norm_
+                          : 1.0;
+  const double lr = options_.lr(steps_), multiplier = options_.multiplier(steps_);
+  const double decay = options_.weight_decay * (options_.decay_scaled_by_lr ? lr : 1.0);
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i].second;
+    Tensor g = p.grad();
+    if (frozen_[i] || !g.defined()) continue;
+    Tensor d = direction(i, clip != 1.0 ? g * clip : g);
+    const double wd = decayed_[i] ? decay : 0.0;
+    copy_(p, fuse([lr, wd, multiplier](Expr p_, Expr d_) { return p_ - multiplier * (lr * d_ + wd * p_); },
+                  p.detach(), d));
+  }
+  ++steps_;
+}
+
+NamedTensors Optimizer::state() const {
+  NamedTensors out;
+  out.emplace_back("optimizer.step", full({}, static_cast<double>(steps_), {DType::int64}));
+  for (std::size_t s = 0; s < slots_.size(); ++s)
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      if (slots_[s][i].defined()) out.emplace_back("optimizer." + slot_names_[s] + "." + params_[i].first, slots_[s][i]);
+  return out;
+}
+
+void Optimizer::load_state(const NamedTensors& state) {
+  auto find = [&](const std::string& key) -> const Tensor* {
+    for (const auto& [k, t] : state)
+      if (k == key) return &t;
+    return nullptr;
+  };
+  const Tensor* step = find("optimizer.step");
+  check(step != nullptr, name_, "optimizer state lacks 'optimizer.step'");
+  steps_ = step->item<std::int64_t>();
+  for (std::size_t s = 0; s < slot_names_.size(); ++s) {
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      if (frozen_[i]) continue;
+      const std::string key = "optimizer." + slot_names_[s] + "." + params_[i].first;
+      const Tensor* t = find(key);
+      if (!t) {
+        check(steps_ == 0, name_, "optimizer state lacks '{}'", key);
+        continue;
+      }
+      const Tensor& p = params_[i].second;
+      check(t->shape() == p.shape() && t->dtype() == p.dtype(), name_, "'{}' is {} {} but the parameter is {} {}", key,
+            to_string(t->shape()), to_string(t->dtype()), to_string(p.shape()), to_string(p.dtype()));
+      slot(s, i) = contiguous(t->detach());
+    }
+  }
+}
+
+Sgd::Sgd(NamedTensors params, OptimizerOptions options, double momentum, bool nesterov)
+    : Optimizer(std::move(params), std::move(options), "sgd"), momentum_(momentum), nesterov_(nesterov) {
+  slot_names_ = {"momentum"};
+}
+
+Tensor Sgd::direction(std::size_t i, const Tensor& g) {
+  if (momentum_ == 0) return g;
+  Tensor& buf = slot(0, i);
+  const double m = momentum_;
+  buf = fuse([m](Expr b, Expr g_) { return m * b + g_; }, buf, g);
+  return nesterov_ ? fuse([m](Expr b, Expr g_) { return g_ + m * b; }, buf, g) : buf;
+}
+
+Adam::Adam(NamedTensors params, OptimizerOptions options, double beta1, double beta2, double eps)
+    : Optimizer(std::move(params), std::move(options), "adam"), beta1_(beta1), beta2_(beta2), eps_(eps) {
+  slot_names_ = {"mu", "nu"};
+}
+
+Tensor Adam::direction(std::size_t i, const Tensor& g) {
+  Tensor& mu = slot(0, i);
+  Tensor& nu = slot(1, i);
+  const double b1 = beta1_, b2 = beta2_, eps = eps_;
+  const double t = static_cast<double>(steps() + 1);
+  const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
+  mu = fuse([b1](Expr m, Expr g_) { return b1 * m + (1 - b1) * g_; }, mu, g);
+  nu = fuse([b2](Expr v, Expr g_) { return b2 * v + (1 - b2) * g_ * g_; }, nu, g);
+  return fuse([c1, c2, eps](Expr m, Expr v) { return (m / c1) / (sqrt(v / c2) + eps); }, mu, nu);
+}
+
+std::unique_ptr<Optimizer> big_vision_adam(NamedTensors params, std::int64_t total_steps, std::int64_t warmup,
+                                           std::vector<std::string> frozen, double lr, double weight_decay) {
+  OptimizerOptions o;
+  o.lr = constant_schedule(lr);
+  o.multiplier = warmup_cosine_schedule(1.0, warmup, total_steps);
+  o.clip_norm = 1.0;
+  o.weight_decay = weight_decay;
+  o.decay_scaled_by_lr = false;
+  o.decay_patterns = {"*.kernel"};
+  o.frozen = std::move(frozen);
+  return std::make_unique<Adam>(std::move(params), std::move(o));
+}
+
+}  // namespace mttt::nn
