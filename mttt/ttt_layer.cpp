@@ -1,0 +1,218 @@
+#include "mttt/ttt_layer.hpp"
+
+#include <cmath>
+
+namespace mttt::ttt {
+
+TTTOptions TTTOptions::mttt_linear(std::int64_t heads) {
+  TTTOptions o;
+  o.learner = LearnerKind::linear;
+  o.heads = heads;
+  o.decoder_ln = false;
+  o.train_w0 = false;
+  return o;
+}
+
+TTTOptions TTTOptions::mttt_mlp(std::int64_t heads, int steps, bool sgd) {
+  TTTOptions o;
+  o.heads = heads;
+  o.steps = steps;
+  o.sgd = sgd;
+  return o;
+}
+
+void TTTOptions::validate(std::int64_t width) const {
+  check(heads >= 1 && width % heads == 0, "ttt", "width {} is not divisible by {} heads", width, heads);
+  check(steps >= 1, "ttt", "the inner loop needs at least one step, got T = {}", steps);
+  check(eta.empty() || static_cast<int>(eta.size()) == steps, "ttt", "{} values of eta for T = {} steps", eta.size(),
+        steps);
+}
+
+nn::NamedTensors TTTParams::named(const TTTOptions& o) const {
+  nn::NamedTensors out = {{"phi.kernel", phi_kernel}, {"phi.bias", phi_bias}, {"psi.kernel", psi_kernel},
+                          {"psi.bias", psi_bias},     {"g.kernel", g_kernel},     {"g.bias", g_bias},
+                          {"h.kernel", h_kernel},     {"h.bias", h_bias}};
+  if (o.decoder_ln) {
+    out.emplace_back("decoder_ln.scale", decoder_ln_scale);
+    out.emplace_back("decoder_ln.bias", decoder_ln_bias);
+  }
+  auto names = inner_names(o.learner);
+  for (std::size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], inner.tensors[i]);
+  return out;
+}
+
+TTTParams TTTParams::from_named(const nn::NamedTensors& tensors, const TTTOptions& o) {
+  auto find = [&](const std::string& name) -> Tensor {
+    for (const auto& [key, t] : tensors)
+      if (key == name) return t;
+    fail("ttt", "parameter '{}' is missing", name);
+  };
+  TTTParams p;
+  p.phi_kernel = find("phi.kernel");
+  check(p.phi_kernel.rank() == 3, "ttt", "phi.kernel has shape {}, expected (H, D, d)", to_string(p.phi_kernel.shape()));
+  const std::int64_t H = o.heads, D = p.phi_kernel.size(1), d = D / H;
+  check(p.phi_kernel.size(0) == H && D % H == 0 && p.phi_kernel.size(2) == d, "ttt",
+        "phi.kernel has shape {}, which does not fit H = {} heads (expected (H, D, D / H))",
+        to_string(p.phi_kernel.shape()), H);
+  p.phi_bias = find("phi.bias");
+  p.psi_kernel = find("psi.kernel");
+  p.psi_bias = find("psi.bias");
+  p.g_kernel = find("g.kernel");
+  p.g_bias = find("g.bias");
+  p.h_kernel = find("h.kernel");
+  p.h_bias = find("h.bias");
+  if (o.decoder_ln) {
+    p.decoder_ln_scale = find("decoder_ln.scale");
+    p.decoder_ln_bias = find("decoder_ln.bias");
+  }
+  for (const auto& name : inner_names(o.learner)) p.inner.tensors.push_back(find(name));
+
+  const nn::NamedTensors expected = p.named(o);
+  auto shapes = inner_shapes(o.learner, H, d);
+  std::vector<Shape> want = {{H, D, d}, {H, d}, {H, D, d}, {H, d}, {H, d, D}, {D}, {H, d, D}, {D}};
+  if (o.decoder_ln) want.insert(want.end(), {{H, D}, {H, D}});
+  want.insert(want.end(), shapes.begin(), shapes.end());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& [name, t] = expected[i];
+    check(t.shape() == want[i], "ttt", "parameter '{}' has shape {}, expected {} for D = {}, H = {}", name,
+          to_string(t.shape()), to_string(want[i]), D, H);
+    check(t.dtype() == p.phi_kernel.dtype(), "ttt", "parameter '{}' is {} but phi.kernel is {}", name,
+          to_string(t.dtype()), to_string(p.phi_kernel.dtype()));
+  }
+  for (const auto& [key, t] : tensors) {
+    bool known = false;
+    for (const auto& [name, e] : expected) known = known || name == key;
+    check(known, "ttt", "unexpected parameter '{}' for a {} learner{}", key, to_string(o.learner),
+          o.decoder_ln ? "" : " without decoder LN");
+  }
+  return p;
+}
+
+TTTParams init_ttt_params(const TTTOptions& o, std::int64_t D, Generator& gen, DType dtype) {
+  o.validate(D);
+  const std::int64_t H = o.heads, d = D / H;
+  // The paper's runs used bounds sqrt(H) smaller (fans over all heads); the public code since
+  // its init fix computes fans per head.
+  const double scale = o.init == InitScheme::paper ? std::sqrt(static_cast<double>(H)) : 1.0;
+  const double view = std::sqrt(3.0 / static_cast<double>(D)) / scale;
+  auto u = [&](const Shape& s, double bound) { return uniform(s, -bound, bound, {dtype}, &gen); };
+  TTTParams p;
+  p.phi_kernel = u({H, D, d}, view);
+  p.phi_bias = zeros({H, d}, {dtype});
+  p.psi_kernel = u({H, D, d}, view);
+  p.psi_bias = zeros({H, d}, {dtype});
+  p.g_kernel = u({H, d, D}, view);
+  p.g_bias = zeros({D}, {dtype});
+  p.h_kernel = u({H, d, D}, view);
+  p.h_bias = zeros({D}, {dtype});
+  if (o.decoder_ln) {
+    p.decoder_ln_scale = ones({H, D}, {dtype});
+    p.decoder_ln_bias = zeros({H, D}, {dtype});
+  }
+  if (o.learner == LearnerKind::linear) {
+    p.inner.tensors = {zeros({H, d, d}, {dtype})};
+  } else {
+    // xavier_uniform per head: fans d and 4d (paper init: D and 4D).
+    const double fan = static_cast<double>(o.init == InitScheme::paper ? D : d);
+    const double bound = std::sqrt(6.0 / (fan + 4 * fan));
+    p.inner.tensors = {u({H, d, 4 * d}, bound), zeros({H, 4 * d}, {dtype}), u({H, 4 * d, d}, bound), zeros({H, d}, {dtype})};
+  }
+  for (auto& [name, t] : p.named(o)) {
+    bool frozen = !o.train_w0 && name.rfind("inner.", 0) == 0;
+    if (!frozen) t.requires_grad_();
+  }
+  return p;
+}
+
+Tensor draw_permutation(std::int64_t heads, std::int64_t tokens, Generator& generator) {
+  std::vector<Tensor> rows;
+  for (std::int64_t h = 0; h < heads; ++h) rows.push_back(randperm(tokens, &generator));
+  return stack(rows, 0);
+}
+
+Tensor reconstruction_loss(const TTTParams& p, const TTTOptions& o, const FastWeights& W, const Tensor& K_S,
+                           const Tensor& y_S) {
+  Tensor recon = matmul(apply_learner(o.learner, W, K_S), p.g_kernel) + p.g_bias;  // (B, H, m, D)
+  if (o.decoder_ln)  // LN over D with each head's own scale and bias
+    recon = fuse([](Expr x, Expr s, Expr b) { return x * s + b; }, layer_norm(recon, Tensor(), Tensor()),
+                 unsqueeze(p.decoder_ln_scale, 1), unsqueeze(p.decoder_ln_bias, 1));
+  const double m = static_cast<double>(K_S.size(2)), d = static_cast<double>(K_S.size(3));
+  // Eq. (1), normalised as the spec: 1 / (2 |S| d)
+  Tensor squared = fuse([](Expr r, Expr t) { return square(r - t); }, recon, y_S);
+  return sum(squared, {2, 3}) * (1.0 / (2.0 * m * d));
+}
+
+namespace {
+
+// Tokens of step t: all of them (full-batch GD), or chunk t of each head's permutation (SGD).
+std::pair<Tensor, Tensor> step_tokens(const TTTOptions& o, const Tensor& K, const Tensor& y4, const Tensor& perm, int t) {
+  if (!o.sgd) return {K, y4};
+  const std::int64_t B = K.size(0), H = K.size(1), N = K.size(2), m = N / o.steps;
+  Tensor chunk = unsqueeze(unsqueeze(slice(perm, 1, t * m, (t + 1) * m), 0), -1);  // (1, H, m, 1)
+  Tensor K_S = gather(K, 2, expand(chunk, {B, H, m, K.size(3)}));
+  Tensor y_S = gather(expand(y4, {B, H, N, y4.size(3)}), 2, expand(chunk, {B, H, m, y4.size(3)}));
+  return {K_S, y_S};
+}
+
+}  // namespace
+
+TTTOutput ttt_forward(const TTTParams& p, const TTTOptions& o, const Tensor& y, const ForwardOptions& f) {
+  check(y.rank() == 3, "ttt", "input y has shape {}, expected (B, N, D)", to_string(y.shape()));
+  const std::int64_t B = y.size(0), N = y.size(1), D = y.size(2), H = o.heads;
+  o.validate(D);
+  check(p.phi_kernel.size(1) == D, "ttt", "input width {} but phi.kernel is {}", D, to_string(p.phi_kernel.shape()));
+  if (o.sgd) {
+    check(N % o.steps == 0, "ttt", "SGD splits N = {} tokens into T = {} equal chunks: N must be divisible by T", N,
+          o.steps);
+    check(f.permutation.defined() && f.permutation.dtype() == DType::int64 && f.permutation.shape() == Shape{H, N},
+          "ttt", "SGD needs a permutation (H, N) = ({}, {}) of int64, got {}", H, N,
+          f.permutation.defined() ? to_string(f.permutation.shape()) : std::string("none"));
+  }
+  // Whether an outer loop differentiates through this forward (training) or not (evaluation).
+  const bool outer = grad_enabled();
+
+  Tensor y4 = unsqueeze(y, 1);                                  // (B, 1, N, D)
+  Tensor K = matmul(y4, p.phi_kernel) + unsqueeze(p.phi_bias, 1);  // (B, H, N, d)  training view
+  Tensor Q = matmul(y4, p.psi_kernel) + unsqueeze(p.psi_bias, 1);  // (B, H, N, d)  test view
+
+  TTTOutput out;
+  FastWeights W;
+  {
+    EnableGrad inner_loop;  // the inner loop takes gradients even when the caller records nothing
+    for (const Tensor& w0 : p.inner.tensors) {
+      Shape shape = w0.shape();
+      shape.insert(0, B);  // each image gets its own fast weights
+      if (outer && w0.requires_grad())
+        W.tensors.push_back(expand(unsqueeze(w0, 0), shape));
+      else  // fresh fast weights: nothing of the inner loop reaches an outer graph
+        W.tensors.push_back(expand(unsqueeze(w0.detach(), 0), shape).requires_grad_());
+    }
+    for (int t = 0; t < o.steps; ++t) {
+      auto [K_S, y_S] = step_tokens(o, K, y4, f.permutation, t);
+      Tensor loss = reconstruction_loss(p, o, W, K_S, y_S);  // eq. (1), (B, H)
+      if (f.collect_inner_losses) out.inner_losses.push_back(loss.detach());
+      // Eq. (2); with create_graph the outer loop differentiates through this step.
+      auto grads = grad({sum(loss)}, W.tensors, {}, {.create_graph = outer});
+      const double eta = o.eta_at(t);
+      for (std::size_t i = 0; i < W.tensors.size(); ++i) {
+        W.tensors[i] = fuse([eta](Expr w, Expr g) { return w - eta * g; }, W.tensors[i], grads[i]);
+        if (!outer) W.tensors[i] = W.tensors[i].detach().requires_grad_();
+      }
+      if (f.collect_fast_weights) {
+        FastWeights snapshot;
+        for (const Tensor& w : W.tensors) snapshot.tensors.push_back(w.detach());
+        out.fast_weights.push_back(snapshot);
+      }
+    }
+  }
+  if (f.collect_inner_losses) {
+    NoGrad values_only;
+    out.inner_losses.push_back(reconstruction_loss(p, o, W, K, y4));
+  }
+  // Eq. (3): predict with the adapted weights; z = sum_h f(W_T, Q_h) h_h + b_h.
+  Tensor per_head = matmul(apply_learner(o.learner, W, Q), p.h_kernel);  // (B, H, N, D)
+  out.z = sum(per_head, {1}) + p.h_bias;
+  return out;
+}
+
+}  // namespace mttt::ttt
