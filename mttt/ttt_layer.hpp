@@ -70,7 +70,7 @@ struct TTTOutput {
 };
 
 struct ForwardOptions {
-  Tensor permutation;  // SGD: (H, N) int64 token order per head; required when options.sgd
+  Tensor permutation = Tensor();  // SGD: (H, N) int64 token order per head; required when options.sgd
   bool collect_inner_losses = false;
   bool collect_fast_weights = false;
 };
