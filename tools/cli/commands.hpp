@@ -7,5 +7,7 @@ namespace mttt::cli {
 
 // `mttt demo`: a tour of the tensor library and the autodiff engine.
 void add_demo_command(CLI::App& app);
+// `mttt plot`: PNG curves of a metrics file.
+void add_plot_command(CLI::App& app);
 
 }  // namespace mttt::cli

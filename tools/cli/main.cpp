@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     if (threads > 0) mttt::set_num_threads(threads);
   });
   mttt::cli::add_demo_command(app);
+  mttt::cli::add_plot_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
