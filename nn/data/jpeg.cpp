@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 
 #include "tensor/error.hpp"
 
@@ -26,9 +27,18 @@ class Handle {
   tjhandle h_;
 };
 
-tjhandle decompressor() {
-  thread_local Handle handle(false);
-  return handle.get();
+// A handle left by a failed call can misread the next file (libjpeg's state is not reset on
+// every error path), so a failure replaces the thread's handle.
+std::unique_ptr<Handle>& decompressor() {
+  thread_local std::unique_ptr<Handle> handle;
+  if (!handle) handle = std::make_unique<Handle>(false);
+  return handle;
+}
+
+bool fail_decode(std::string& error, std::string message) {
+  decompressor().reset();
+  error = std::move(message);
+  return false;
 }
 
 // Adobe's inverted CMYK, as most CMYK JPEGs are written (and as TensorFlow reads them).
@@ -52,17 +62,12 @@ bool decode_jpeg(const std::uint8_t* data, std::size_t size, Image& image, std::
                  const JpegDecodeOptions& options) {
   check(options.channels == 1 || options.channels == 3, "jpeg", "{} channels requested; 1 or 3 are supported",
         options.channels);
-  tjhandle h = decompressor();
+  if (size == 0) return fail_decode(error, "empty file");
+  tjhandle h = decompressor()->get();
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
-  if (size == 0 || tjDecompressHeader3(h, data, static_cast<unsigned long>(size), &width, &height, &subsampling,
-                                       &colorspace) != 0) {
-    error = size == 0 ? "empty file" : tjGetErrorStr2(h);
-    return false;
-  }
-  if (width <= 0 || height <= 0) {
-    error = "no pixels";
-    return false;
-  }
+  if (tjDecompressHeader3(h, data, static_cast<unsigned long>(size), &width, &height, &subsampling, &colorspace) != 0)
+    return fail_decode(error, tjGetErrorStr2(h));
+  if (width <= 0 || height <= 0) return fail_decode(error, "no image in the file (a truncated header?)");
   image = Image(height, width, options.channels);
   const int flags = options.fast_dct ? TJFLAG_FASTDCT : TJFLAG_ACCURATEDCT;
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
@@ -73,10 +78,8 @@ bool decode_jpeg(const std::uint8_t* data, std::size_t size, Image& image, std::
   if (tjDecompress2(h, data, static_cast<unsigned long>(size), out, width, 0, height, format, flags) != 0) {
     const std::string message = tjGetErrorStr2(h);
     // libjpeg's warnings leave a complete image, except a premature end (a truncated file).
-    if (tjGetErrorCode(h) != TJERR_WARNING || message.find("Premature end") != std::string::npos) {
-      error = message;
-      return false;
-    }
+    if (tjGetErrorCode(h) != TJERR_WARNING || message.find("Premature end") != std::string::npos)
+      return fail_decode(error, message);
   }
   if (cmyk) cmyk_to_rgb(cmyk_pixels, image);
   return true;
