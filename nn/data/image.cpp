@@ -1,5 +1,8 @@
 #include "nn/data/image.hpp"
 
+// TensorFlow's kernels round every product and sum: no fused multiply-adds here.
+#pragma GCC optimize("fp-contract=off")
+
 #include <algorithm>
 #include <array>
 #include <cmath>

@@ -1,7 +1,11 @@
 #include "nn/data/augment/color_ops.hpp"
 
+// TensorFlow's kernels round every product and sum: no fused multiply-adds here.
+#pragma GCC optimize("fp-contract=off")
+
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 
 #include "tensor/error.hpp"
@@ -160,16 +164,23 @@ void contrast(Image& image, float factor) {
 void brightness(Image& image, float factor) { blend(Image(image.height, image.width, image.channels, 0), image, factor); }
 
 void sharpness(Image& image, float factor) {
+  // TensorFlow's depthwise convolution: taps in row-major order, each a fused multiply-add
+  // onto the running sum, with the kernel's float weights (bit-exact against TF 2.21).
+  const float w1 = 1.0f / 13.0f, w5 = 5.0f / 13.0f;
   Image smooth = image;
   const int c = image.channels, w = image.width;
   for (int y = 1; y + 1 < image.height; ++y) {
-    const std::uint8_t *up = image.row(y - 1), *mid = image.row(y), *down = image.row(y + 1);
+    const std::uint8_t* rows[3] = {image.row(y - 1), image.row(y), image.row(y + 1)};
     std::uint8_t* out = smooth.row(y);
     for (int x = 1; x + 1 < w; ++x)
       for (int k = 0; k < c; ++k) {
-        const int l = (x - 1) * c + k, m = x * c + k, r = (x + 1) * c + k;
-        const int sum = up[l] + up[m] + up[r] + mid[l] + 5 * mid[m] + mid[r] + down[l] + down[m] + down[r];
-        out[m] = static_cast<std::uint8_t>(sum / 13);
+        float sum = 0.0f;
+        for (int r = 0; r < 3; ++r)
+          for (int dx = -1; dx <= 1; ++dx) {
+            const float weight = r == 1 && dx == 0 ? w5 : w1;
+            sum = std::fma(static_cast<float>(rows[r][(x + dx) * c + k]), weight, sum);
+          }
+        out[x * c + k] = clip_truncate(sum);
       }
   }
   blend(smooth, image, factor);
