@@ -12,6 +12,9 @@
 // A finite stream (repeat = false, for evaluation) makes one pass: steps of G positions, the
 // last one partial (rows of a shard may be fewer than B, or none).
 //
+// Memory: at most threads + 1 batches are being built and `prefetch` wait finished, plus the one
+// the trainer holds.
+//
 // A corrupt example is skipped with a warning on stderr and counted in stats(). To keep batches
 // full, a training stream fills its row with the next valid example of the same batch (so the
 // batch stays a function of its step); a finite stream drops the row.
