@@ -65,8 +65,8 @@ std::vector<LinearTap> linear_taps(int in_size, int out_size) {
 }
 
 void check_resize(const Image& image, int height, int width, const char* op) {
-  check(height > 0 && width > 0 && !image.empty(), op, "cannot resize a {}x{} image to {}x{}", image.height, image.width,
-        height, width);
+  check(height > 0 && width > 0 && !image.empty(), op, "cannot resize a {}x{} image to {}x{}", image.height,
+        image.width, height, width);
 }
 
 }  // namespace

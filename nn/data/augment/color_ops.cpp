@@ -149,7 +149,8 @@ void solarize(Image& image, int threshold) {
 
 void solarize_add(Image& image, int addition, int threshold) {
   std::array<std::uint8_t, 256> table{};
-  for (int v = 0; v < 256; ++v) table[v] = static_cast<std::uint8_t>(v < threshold ? std::clamp(v + addition, 0, 255) : v);
+  for (int v = 0; v < 256; ++v)
+    table[v] = static_cast<std::uint8_t>(v < threshold ? std::clamp(v + addition, 0, 255) : v);
   apply_table(image, table);
 }
 
@@ -161,7 +162,9 @@ void contrast(Image& image, float factor) {
   blend(Image(image.height, image.width, image.channels, value), image, factor);
 }
 
-void brightness(Image& image, float factor) { blend(Image(image.height, image.width, image.channels, 0), image, factor); }
+void brightness(Image& image, float factor) {
+  blend(Image(image.height, image.width, image.channels, 0), image, factor);
+}
 
 void sharpness(Image& image, float factor) {
   // TensorFlow's depthwise convolution: taps in row-major order, each a fused multiply-add
