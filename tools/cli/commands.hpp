@@ -9,5 +9,7 @@ namespace mttt::cli {
 void add_demo_command(CLI::App& app);
 // `mttt plot`: PNG curves of a metrics file.
 void add_plot_command(CLI::App& app);
+// `mttt params --config FILE`: parameter counts per module of the configured model.
+void add_params_command(CLI::App& app);
 
 }  // namespace mttt::cli

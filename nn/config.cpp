@@ -1,0 +1,158 @@
+#include "nn/config.hpp"
+
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "tensor/error.hpp"
+
+namespace mttt::nn {
+
+ViTConfig ViTConfig::tiny() { return ViTConfig{}; }
+
+ViTConfig ViTConfig::small() { return ViTConfig{.variant = "s", .width = 384, .heads = 6, .mlp_dim = 1536, .frozen = {}}; }
+
+std::string ViTConfig::name() const {
+  const std::string v = variant == "ti" ? "Ti" : variant == "s" ? "S" : variant;
+  return fmt::format("ViT-{}/{}", v, patch);
+}
+
+void ViTConfig::validate() const {
+  check(width > 0 && depth > 0 && heads > 0 && mlp_dim > 0, "config",
+        "model sizes must be positive: width {}, depth {}, heads {}, mlp_dim {}", width, depth, heads, mlp_dim);
+  check(width % heads == 0, "config", "model: width {} is not divisible by heads {}", width, heads);
+  check(patch > 0 && image_height > 0 && image_width > 0 && image_height % patch == 0 && image_width % patch == 0,
+        "config", "model: image {}x{} does not split into {}x{} patches", image_height, image_width, patch, patch);
+  check(channels > 0 && classes > 0, "config", "model: channels {} and classes {} must be positive", channels, classes);
+  check(posemb != PositionEmbeddingKind::sincos || (width % 4 == 0 && width >= 8), "config",
+        "model: the sin-cos position embedding needs a width divisible by 4 (at least 8), got {}", width);
+  check(dtype != DType::int64, "config", "model: dtype must be float32 or float64");
+}
+
+nlohmann::json ViTConfig::to_json() const {
+  nlohmann::json layer_json = layer;
+  if (!layer_options.empty()) {
+    layer_json = layer_options;
+    layer_json["kind"] = layer;
+  }
+  return {{"variant", variant},   {"width", width},       {"depth", depth},
+          {"heads", heads},       {"mlp_dim", mlp_dim},   {"patch", patch},
+          {"image", {image_height, image_width}},         {"channels", channels},
+          {"classes", classes},   {"layer", layer_json},  {"posemb", position_embedding_name(posemb)},
+          {"pre_logits", pre_logits}, {"dtype", std::string(to_string(dtype))}, {"frozen", frozen}};
+}
+
+namespace {
+
+const std::vector<std::string> kModelKeys = {"variant", "width", "depth",   "heads",      "mlp_dim", "patch", "image",
+                                             "channels", "classes", "layer", "posemb", "pre_logits", "dtype", "frozen"};
+
+std::int64_t positive_int(const nlohmann::json& model, const char* key, const std::string& where) {
+  const auto& v = model.at(key);
+  check(v.is_number_integer() && v.get<std::int64_t>() > 0, "config", "{}.{} must be a positive integer, got {}", where,
+        key, v.dump());
+  return v.get<std::int64_t>();
+}
+
+std::string string_of(const nlohmann::json& v, const std::string& what) {
+  check(v.is_string(), "config", "{} must be a string, got {}", what, v.dump());
+  return v.get<std::string>();
+}
+
+}  // namespace
+
+ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where) {
+  check(model.is_object(), "config", "{} must be a JSON object, got {}", where, model.dump());
+  for (const auto& [key, value] : model.items()) {
+    bool known = false;
+    for (const auto& k : kModelKeys) known = known || k == key;
+    check(known, "config", "{}: unknown key '{}'; valid keys: {}", where, key, fmt::join(kModelKeys, ", "));
+  }
+  ViTConfig c;
+  if (model.contains("variant")) {
+    std::string v = string_of(model["variant"], where + ".variant");
+    if (v == "ti" || v == "tiny") {
+      c = ViTConfig::tiny();
+    } else if (v == "s" || v == "small") {
+      c = ViTConfig::small();
+    } else if (v == "custom") {
+      c.variant = "custom";
+      for (const char* key : {"width", "depth", "heads", "mlp_dim"})
+        check(model.contains(key), "config", "{}: variant 'custom' needs width, depth, heads and mlp_dim; '{}' is missing",
+              where, key);
+    } else {
+      fail("config", "{}.variant '{}' is unknown; valid: ti (tiny), s (small), custom", where, v);
+    }
+  }
+  if (model.contains("width")) c.width = positive_int(model, "width", where);
+  if (model.contains("depth")) c.depth = positive_int(model, "depth", where);
+  if (model.contains("heads")) c.heads = positive_int(model, "heads", where);
+  if (model.contains("mlp_dim")) c.mlp_dim = positive_int(model, "mlp_dim", where);
+  for (const ViTConfig& preset : {ViTConfig::tiny(), ViTConfig::small()})
+    if (c.variant == preset.variant &&
+        (c.width != preset.width || c.depth != preset.depth || c.heads != preset.heads || c.mlp_dim != preset.mlp_dim))
+      c.variant = "custom";  // a preset with other sizes is no longer that preset
+  if (model.contains("patch")) c.patch = positive_int(model, "patch", where);
+  if (model.contains("channels")) c.channels = positive_int(model, "channels", where);
+  if (model.contains("classes")) c.classes = positive_int(model, "classes", where);
+  if (model.contains("image")) {
+    const auto& image = model["image"];
+    auto side = [&](const nlohmann::json& v) {
+      check(v.is_number_integer() && v.get<std::int64_t>() > 0, "config",
+            "{}.image must be a positive integer or [height, width], got {}", where, image.dump());
+      return v.get<std::int64_t>();
+    };
+    if (image.is_array()) {
+      check(image.size() == 2, "config", "{}.image must be a positive integer or [height, width], got {}", where,
+            image.dump());
+      c.image_height = side(image[0]);
+      c.image_width = side(image[1]);
+    } else {
+      c.image_height = c.image_width = side(image);
+    }
+  }
+  if (model.contains("layer")) {
+    const auto& layer = model["layer"];
+    if (layer.is_object()) {
+      check(layer.contains("kind"), "config", "{}.layer as an object needs a 'kind', got {}", where, layer.dump());
+      c.layer = string_of(layer["kind"], where + ".layer.kind");
+      c.layer_options = layer;
+      c.layer_options.erase("kind");
+    } else {
+      c.layer = string_of(layer, where + ".layer (a kind, or an object with a kind)");
+    }
+  }
+  if (model.contains("posemb")) c.posemb = parse_position_embedding(string_of(model["posemb"], where + ".posemb"));
+  if (model.contains("pre_logits")) {
+    check(model["pre_logits"].is_boolean(), "config", "{}.pre_logits must be true or false, got {}", where,
+          model["pre_logits"].dump());
+    c.pre_logits = model["pre_logits"].get<bool>();
+  }
+  if (model.contains("dtype")) {
+    std::string d = string_of(model["dtype"], where + ".dtype");
+    check(d == "float32" || d == "float64", "config", "{}.dtype '{}' is unknown; valid: float32, float64", where, d);
+    c.dtype = d == "float32" ? DType::float32 : DType::float64;
+  }
+  if (model.contains("frozen")) {
+    const auto& frozen = model["frozen"];
+    check(frozen.is_array(), "config", "{}.frozen must be a list of name patterns, got {}", where, frozen.dump());
+    for (const auto& p : frozen) c.frozen.push_back(string_of(p, where + ".frozen[]"));
+  }
+  c.validate();
+  return c;
+}
+
+ViTConfig load_vit_config(const std::string& path) {
+  std::ifstream in(path);
+  check(in.good(), "config", "cannot open {}", path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in, nullptr, true, true);  // comments allowed
+  } catch (const std::exception& e) {
+    fail("config", "{}: not valid JSON ({})", path, e.what());
+  }
+  check(j.is_object() && j.contains("model"), "config", "{}: needs a \"model\" section", path);
+  return parse_vit_config(j["model"], path + ": model");
+}
+
+}  // namespace mttt::nn
