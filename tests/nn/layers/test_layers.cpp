@@ -132,6 +132,13 @@ TEST_CASE("PatchEmbedding: kernel (p p C, D) truncated lecun-normal, zero bias, 
   CHECK(tokens.shape() == Shape{2, 6, 16});
   CHECK(max_abs_diff(tokens, matmul(patchify(images, 4), emb.tensor("kernel"))) < 1e-13);
   REQUIRE_THROWS_WITH(emb.forward(random64({2, 8, 8, 1}, gen)), Catch::Contains("must be (B, H, W, 3)"));
+  PatchEmbedding tiny(2, 2, 3, gen, DType::float64);
+  auto f = [&](const std::vector<Tensor>& a) { return functional_call(tiny, {{"kernel", a[1]}}, a[0]); };
+  for (int order : {1, 2}) {
+    auto r = gradcheck(f, {random64({1, 4, 2, 2}, gen), random64({8, 3}, gen)}, {.order = order});
+    INFO("order " << order << ": " << r.message);
+    CHECK(r.ok);
+  }
 }
 
 TEST_CASE("2-D sin-cos position embedding as the spec writes it") {
