@@ -19,8 +19,9 @@ void check_qkv(const char* op, const Tensor& q, const Tensor& k, const Tensor& v
 Tensor linear_attention_identity(const Tensor& q, const Tensor& k, const Tensor& v) {
   check_qkv("linear_attention", q, k, v);
   const double n = static_cast<double>(k.size(2)), d = static_cast<double>(k.size(3));
-  Tensor kv = matmul(transpose(k), v);  // (B, H, d, d) = sum_j K_j^T V_j
-  return matmul(q, kv) * (1.0 / (n * d));
+  // (B, H, d, d) = sum_j K_j^T V_j / (N d): scaling the d x d matrix is cheaper than the output
+  Tensor kv = matmul(transpose(k), v) * (1.0 / (n * d));
+  return matmul(q, kv);
 }
 
 Tensor linear_attention_normalised(const Tensor& q, const Tensor& k, const Tensor& v) {
