@@ -11,5 +11,7 @@ void add_demo_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 // `mttt params --config FILE`: parameter counts per module of the configured model.
 void add_params_command(CLI::App& app);
+// `mttt train` and `mttt eval`.
+void add_train_command(CLI::App& app);
 
 }  // namespace mttt::cli

@@ -4,12 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "mttt/ttt_mixer.hpp"
 #include "tensor/runtime.hpp"
 #include "tools/cli/commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"mttt: a deep-learning engine with higher-order autodiff, and Learning to (Learn at Test Time) on it"};
   app.require_subcommand(1);
+  mttt::ttt::register_ttt_mixers();  // configs may name mttt_linear and mttt_mlp layers
   int threads = 0;
   app.add_option("--threads", threads, "worker threads (default: MTTT_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
   app.parse_complete_callback([&] {
@@ -17,6 +19,7 @@ int main(int argc, char** argv) {
   });
   mttt::cli::add_demo_command(app);
   mttt::cli::add_plot_command(app);
+  mttt::cli::add_train_command(app);
   mttt::cli::add_params_command(app);
   try {
     app.parse(argc, argv);

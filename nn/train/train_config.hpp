@@ -1,0 +1,67 @@
+// A training run's configuration: the model (nn/config.hpp), the data, the optimiser and the
+// run itself, read from a JSON file whose every key has a default here, with `--set key=value`
+// overrides. docs/config.md documents every key; examples/configs/ has complete files.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/config.hpp"
+
+namespace mttt::nn {
+
+struct DataConfig {
+  std::string dataset = "fashion_mnist";  // fashion_mnist | image_folder
+  std::string root;                       // image_folder: root/train/<class>/*.JPEG; fashion_mnist: IDX folder ("" = default)
+  std::int64_t train_subset = 0;          // > 0: the first n training examples of a fixed shuffle
+  std::int64_t test_subset = 0;           // > 0: likewise for the evaluation split
+  std::string augment = "none";           // none | inception_crop | imagenet (crop, flip, RandAugment(2, 10))
+  double mixup = 0;                       // Beta(mixup, mixup) per batch; 0: off
+  int eval_resize = 0;                    // > 0: evaluation resize (short side) before the centre crop
+  int threads = 0;                        // decode and augment threads; 0: all cores
+};
+
+struct OptimConfig {
+  std::string optimizer = "big_vision";   // big_vision (the spec's chain) | adam | adamw | sgd
+  double lr = 1e-3;
+  std::string schedule = "cosine";        // cosine | linear | constant (a multiplier for big_vision)
+  std::int64_t warmup_steps = 0;
+  double weight_decay = 1e-4;
+  double clip_norm = 1.0;                 // 0: none
+  double momentum = 0.9;                  // sgd
+  double label_smoothing = 0;
+};
+
+struct RunConfig {
+  std::uint64_t seed = 0;
+  std::int64_t epochs = 1;
+  std::int64_t batch_size = 64;
+  std::int64_t accumulation = 1;          // micro-batches per update (batch_size must divide)
+  std::int64_t eval_batch_size = 256;
+  std::int64_t log_every = 10;            // steps between train records
+  bool inner_losses = true;               // log TTT layers' inner losses (evaluation pass and train records)
+  std::string out = "runs/run";           // metrics.jsonl, checkpoint.safetensors, plots
+  bool checkpoint = true;                 // after every epoch
+  std::int64_t max_steps = 0;             // > 0: stop after this many steps (smoke runs)
+};
+
+struct TrainConfig {
+  ViTConfig model;
+  DataConfig data;
+  OptimConfig optim;
+  RunConfig run;
+  nlohmann::json json;  // the whole config, defaults filled in and overrides applied
+};
+
+// Every key with its default.
+nlohmann::json default_train_config();
+// Merges with the defaults (unknown keys are errors naming the valid ones), applies the
+// overrides ("train.lr=0.01"), and checks the values.
+TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<std::string>& overrides,
+                               const std::string& where);
+TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+}  // namespace mttt::nn

@@ -1,0 +1,198 @@
+#include "nn/train/trainer.hpp"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "nn/inner_loss_reporter.hpp"
+#include "nn/loss.hpp"
+#include "nn/random_step.hpp"
+#include "nn/train/checkpoint.hpp"
+#include "nn/train/progress.hpp"
+#include "tensor/tensor.hpp"
+
+namespace mttt::nn {
+
+namespace {
+
+// Streams of per-step randomness: training steps and evaluation passes draw apart.
+constexpr std::uint64_t kTrainStream = 0x7261696eULL, kEvalStream = 0x6576616cULL;
+
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const ViT& model, std::int64_t total_steps) {
+  NamedTensors params = model.named_parameters();
+  const auto& o = c.optim;
+  std::vector<std::string> frozen = model.frozen_names();
+  if (o.optimizer == "big_vision") {
+    auto opt = big_vision_adam(params, total_steps, o.warmup_steps, frozen, o.lr, o.weight_decay);
+    return opt;
+  }
+  OptimizerOptions options;
+  options.frozen = frozen;
+  options.clip_norm = o.clip_norm;
+  options.lr = make_schedule(o.schedule, o.lr, o.warmup_steps, total_steps);
+  options.weight_decay = o.optimizer == "adam" ? 0.0 : o.weight_decay;
+  options.decay_patterns = {"*.kernel"};
+  if (o.optimizer == "sgd") return std::make_unique<Sgd>(params, options, o.momentum);
+  return std::make_unique<Adam>(params, options);
+}
+
+std::vector<std::pair<std::string, InnerLossReporter*>> find_reporters(ViT& model) {
+  std::vector<std::pair<std::string, InnerLossReporter*>> out;
+  for (std::int64_t i = 0; i < model.depth(); ++i)
+    if (auto* r = dynamic_cast<InnerLossReporter*>(&model.block(i).layer()))
+      out.emplace_back(fmt::format("blocks.{}.layer", i), r);
+  return out;
+}
+
+}  // namespace
+
+EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& config) {
+  NoGrad evaluation;  // TTT layers still take their inner steps (first order)
+  RandomStep step(config.run.seed ^ kEvalStream, 0);
+  auto reporters = find_reporters(model);
+  for (auto& [name, r] : reporters) r->collect_inner_losses(config.run.inner_losses);
+  EvalResult result;
+  data.seek(0);
+  data::Batch batch;
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  while (data.next(batch)) {
+    if (batch.size() == 0) continue;
+    Tensor logits = model.forward(batch.images);
+    loss_sum += softmax_cross_entropy(logits, batch.labels, {.reduction = Reduction::sum}).item<double>();
+    correct += count_correct(logits, batch.labels);
+    result.examples += batch.size();
+    for (auto& [name, r] : reporters) {
+      auto& total = result.inner_losses[name];
+      const auto& values = r->inner_losses();
+      total.resize(values.size(), 0.0);
+      for (std::size_t t = 0; t < values.size(); ++t) total[t] += values[t] * static_cast<double>(batch.size());
+    }
+  }
+  for (auto& [name, r] : reporters) r->collect_inner_losses(false);
+  check(result.examples > 0, "eval", "the evaluation split has no examples");
+  result.loss = loss_sum / static_cast<double>(result.examples);
+  result.accuracy = static_cast<double>(correct) / static_cast<double>(result.examples);
+  for (auto& [name, values] : result.inner_losses)
+    for (double& v : values) v /= static_cast<double>(result.examples);
+  return result;
+}
+
+Trainer::Trainer(TrainConfig config, const std::string& resume) : config_(std::move(config)) {
+  std::filesystem::create_directories(config_.run.out);
+  Generator init(config_.run.seed);
+  model_ = std::make_unique<ViT>(config_.model, init);
+  data_ = make_datasets(config_);
+  steps_per_epoch_ = (data_.train->num_examples() + config_.run.batch_size - 1) / config_.run.batch_size;
+  total_steps_ = steps_per_epoch_ * config_.run.epochs;
+  optimizer_ = make_optimizer(config_, *model_, total_steps_);
+  if (!resume.empty()) {
+    Checkpoint checkpoint = read_checkpoint(resume);
+    check(checkpoint.info.config.contains("model") && checkpoint.info.config["model"] == config_.json["model"], "resume",
+          "{}: the checkpoint's model section differs from the config's:\n  checkpoint: {}\n  config:     {}", resume,
+          checkpoint.info.config.value("model", nlohmann::json()).dump(), config_.json["model"].dump());
+    restore_checkpoint(checkpoint, *model_, optimizer_.get());
+    step_ = checkpoint.info.step;
+    check(step_ == optimizer_->steps(), "resume", "{}: step {} but the optimizer state holds {} updates", resume, step_,
+          optimizer_->steps());
+  }
+  metrics_ = std::make_unique<MetricsLog>((std::filesystem::path(config_.run.out) / "metrics.jsonl").string(),
+                                          !resume.empty());
+}
+
+std::vector<std::pair<std::string, InnerLossReporter*>> Trainer::reporters() { return find_reporters(*model_); }
+
+double Trainer::train_step(bool log) {
+  RandomStep random(config_.run.seed ^ kTrainStream, static_cast<std::uint64_t>(step_));
+  auto reporters = this->reporters();
+  for (auto& [name, r] : reporters) r->collect_inner_losses(log && config_.run.inner_losses);
+  data::Batch batch;
+  check(data_.train->next(batch), "train", "the training stream ended");
+  const std::int64_t micro = config_.run.batch_size / config_.run.accumulation;
+  double loss_value = 0;
+  std::map<std::string, std::vector<double>> inner;
+  for (std::int64_t a = 0; a < config_.run.accumulation; ++a) {
+    Tensor images = config_.run.accumulation == 1 ? batch.images : slice(batch.images, 0, a * micro, (a + 1) * micro);
+    Tensor labels = config_.run.accumulation == 1 ? batch.labels : slice(batch.labels, 0, a * micro, (a + 1) * micro);
+    Tensor loss = softmax_cross_entropy(model_->forward(images), labels, {.label_smoothing = config_.optim.label_smoothing});
+    (loss * (1.0 / static_cast<double>(config_.run.accumulation))).backward();
+    loss_value += loss.item<double>() / static_cast<double>(config_.run.accumulation);
+    for (auto& [name, r] : reporters) {
+      auto& total = inner[name];
+      total.resize(r->inner_losses().size(), 0.0);
+      for (std::size_t t = 0; t < total.size(); ++t)
+        total[t] += r->inner_losses()[t] / static_cast<double>(config_.run.accumulation);
+    }
+  }
+  const double lr = optimizer_->effective_lr();
+  optimizer_->step();
+  optimizer_->zero_grad();
+  ++step_;
+  if (log) {
+    nlohmann::json record = {{"kind", "train"},
+                             {"step", step_},
+                             {"epoch", static_cast<double>(step_) / static_cast<double>(steps_per_epoch_)},
+                             {"loss", loss_value},
+                             {"lr", lr},
+                             {"grad_norm", optimizer_->last_grad_norm()}};
+    if (!inner.empty()) record["inner_losses"] = inner;
+    metrics_->write(record);
+  }
+  for (auto& [name, r] : reporters) r->collect_inner_losses(false);
+  return loss_value;
+}
+
+EvalResult Trainer::evaluate() { return evaluate_model(*model_, *data_.eval, config_); }
+
+void Trainer::log_eval(const EvalResult& r, std::int64_t epoch) {
+  nlohmann::json record = {{"kind", "eval"},  {"step", step_},       {"epoch", epoch},
+                           {"loss", r.loss},  {"accuracy", r.accuracy}, {"examples", r.examples}};
+  if (!r.inner_losses.empty()) record["inner_losses"] = r.inner_losses;
+  metrics_->write(record);
+  std::string inner;
+  for (const auto& [name, values] : r.inner_losses)
+    inner += fmt::format("\n  {} inner loss: {:.4f}", name, fmt::join(values, " -> "));
+  fmt::print("epoch {} (step {}): test loss {:.4f}, top-1 accuracy {:.2f}% on {} images{}\n", epoch, step_, r.loss,
+             100 * r.accuracy, r.examples, inner);
+  std::fflush(stdout);
+}
+
+void Trainer::save() {
+  if (!config_.run.checkpoint) return;
+  save_checkpoint((std::filesystem::path(config_.run.out) / "checkpoint.safetensors").string(), *model_,
+                  optimizer_.get(), {.step = step_, .config = config_.json, .seed = config_.run.seed});
+}
+
+void Trainer::run() {
+  const std::int64_t end = config_.run.max_steps > 0 ? std::min(total_steps_, config_.run.max_steps) : total_steps_;
+  data_.train->seek(step_);
+  const auto counts = model_->count_parameters();
+  fmt::print("{}: {} parameters ({} trainable); {} training images, {} steps of {} per epoch, {} epochs\n",
+             config_.model.name(), with_thousands(counts.total), with_thousands(counts.trainable),
+             data_.train->num_examples(), steps_per_epoch_, config_.run.batch_size, config_.run.epochs);
+  std::fflush(stdout);
+  ProgressLine progress("step", end, "img");
+  while (step_ < end) {
+    const bool log = (step_ + 1) % config_.run.log_every == 0 || step_ + 1 == end;
+    double loss = train_step(log);
+    progress.update(step_, config_.run.batch_size, {{"epoch", static_cast<double>(step_) / steps_per_epoch_}, {"loss", loss}});
+    if (step_ % steps_per_epoch_ == 0 || step_ == end) {
+      progress.finish();
+      if (step_ % steps_per_epoch_ == 0) log_eval(evaluate(), step_ / steps_per_epoch_);
+      save();
+    }
+  }
+  progress.finish();
+}
+
+std::unique_ptr<ViT> load_model(const std::string& path, TrainConfig* config_out, const std::vector<std::string>& overrides) {
+  Checkpoint checkpoint = read_checkpoint(path);
+  TrainConfig config = parse_train_config(checkpoint.info.config, overrides, path + " (config)");
+  Generator init(config.run.seed);
+  auto model = std::make_unique<ViT>(config.model, init);
+  restore_checkpoint(checkpoint, *model, nullptr);
+  if (config_out) *config_out = config;
+  return model;
+}
+
+}  // namespace mttt::nn

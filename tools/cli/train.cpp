@@ -1,0 +1,67 @@
+// `mttt train --config FILE [--set key=value]... [--resume CKPT] [--device cpu] [--seed S]`
+// `mttt eval --checkpoint CKPT [--data ROOT] [--set key=value]...`
+#include <fmt/format.h>
+
+#include "nn/train/data_setup.hpp"
+#include "nn/train/trainer.hpp"
+#include "tensor/device.hpp"
+#include "tools/cli/commands.hpp"
+
+namespace mttt::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string config, resume, device = "cpu";
+  std::vector<std::string> overrides;
+  std::int64_t seed = -1;
+};
+
+void check_device(const std::string& name) {
+  Device device = parse_device(name);
+  check(device.type == DeviceType::cpu, "train",
+        "device '{}': this build runs on the CPU only; the CUDA backend builds with `meson setup build -Dcuda=enabled`",
+        name);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* train = app.add_subcommand("train", "train a ViT (any drop-in layer, TTT layers included) from a JSON config");
+  train->add_option("--config", args->config, "JSON config (docs/config.md)")->required()->check(CLI::ExistingFile);
+  train->add_option("--set", args->overrides, "override a config key: --set optim.lr=0.0005 (repeatable)");
+  train->add_option("--resume", args->resume, "continue from a checkpoint written by a run of the same model")
+      ->check(CLI::ExistingFile);
+  train->add_option("--device", args->device, "cpu (cuda with a CUDA build)");
+  train->add_option("--seed", args->seed, "shorthand for --set run.seed=S");
+  train->callback([args] {
+    check_device(args->device);
+    auto overrides = args->overrides;
+    if (args->seed >= 0) overrides.push_back(fmt::format("run.seed={}", args->seed));
+    nn::Trainer trainer(nn::load_train_config(args->config, overrides), args->resume);
+    trainer.run();
+  });
+
+  auto eval_args = std::make_shared<TrainArgs>();
+  auto* eval = app.add_subcommand("eval", "score a checkpoint on its evaluation split");
+  eval->add_option("--checkpoint", eval_args->resume, "checkpoint written by mttt train")->required()->check(CLI::ExistingFile);
+  eval->add_option("--data", eval_args->config, "data root (default: the one the run used)");
+  eval->add_option("--set", eval_args->overrides, "override a config key of the run (data.*, run.eval_batch_size, ...)");
+  eval->add_option("--device", eval_args->device, "cpu (cuda with a CUDA build)");
+  eval->callback([eval_args] {
+    check_device(eval_args->device);
+    auto overrides = eval_args->overrides;
+    if (!eval_args->config.empty()) overrides.push_back("data.root=" + eval_args->config);
+    nn::TrainConfig config;
+    auto model = nn::load_model(eval_args->resume, &config, overrides);
+    nn::Datasets data = nn::make_datasets(config, false);
+    nn::EvalResult r = nn::evaluate_model(*model, *data.eval, config);
+    fmt::print("{}: top-1 accuracy {:.2f}% ({} images), loss {:.4f}\n", eval_args->resume, 100 * r.accuracy, r.examples,
+               r.loss);
+    for (const auto& [name, values] : r.inner_losses)
+      fmt::print("  {} inner loss: {:.4f}\n", name, fmt::join(values, " -> "));
+  });
+}
+
+}  // namespace mttt::cli
