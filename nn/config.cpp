@@ -1,8 +1,8 @@
 #include "nn/config.hpp"
 
-#include <fstream>
-
 #include <fmt/format.h>
+
+#include <fstream>
 
 #include "tensor/error.hpp"
 
@@ -10,7 +10,9 @@ namespace mttt::nn {
 
 ViTConfig ViTConfig::tiny() { return ViTConfig{}; }
 
-ViTConfig ViTConfig::small() { return ViTConfig{.variant = "s", .width = 384, .heads = 6, .mlp_dim = 1536, .frozen = {}}; }
+ViTConfig ViTConfig::small() {
+  return ViTConfig{.variant = "s", .width = 384, .heads = 6, .mlp_dim = 1536, .frozen = {}};
+}
 
 std::string ViTConfig::name() const {
   const std::string v = variant == "ti" ? "Ti" : variant == "s" ? "S" : variant;
@@ -35,16 +37,25 @@ nlohmann::json ViTConfig::to_json() const {
     layer_json = layer_options;
     layer_json["kind"] = layer;
   }
-  return {{"variant", variant},   {"width", width},       {"depth", depth},
-          {"heads", heads},       {"mlp_dim", mlp_dim},   {"patch", patch},
-          {"image", {image_height, image_width}},         {"channels", channels},
-          {"classes", classes},   {"layer", layer_json},  {"posemb", position_embedding_name(posemb)},
-          {"pre_logits", pre_logits}, {"dtype", std::string(to_string(dtype))}, {"frozen", frozen}};
+  return {{"variant", variant},
+          {"width", width},
+          {"depth", depth},
+          {"heads", heads},
+          {"mlp_dim", mlp_dim},
+          {"patch", patch},
+          {"image", {image_height, image_width}},
+          {"channels", channels},
+          {"classes", classes},
+          {"layer", layer_json},
+          {"posemb", position_embedding_name(posemb)},
+          {"pre_logits", pre_logits},
+          {"dtype", std::string(to_string(dtype))},
+          {"frozen", frozen}};
 }
 
 namespace {
 
-const std::vector<std::string> kModelKeys = {"variant", "width", "depth",   "heads",      "mlp_dim", "patch", "image",
+const std::vector<std::string> kModelKeys = {"variant",  "width",   "depth", "heads",  "mlp_dim",    "patch", "image",
                                              "channels", "classes", "layer", "posemb", "pre_logits", "dtype", "frozen"};
 
 std::int64_t positive_int(const nlohmann::json& model, const char* key, const std::string& where) {
@@ -78,8 +89,8 @@ ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where
     } else if (v == "custom") {
       c.variant = "custom";
       for (const char* key : {"width", "depth", "heads", "mlp_dim"})
-        check(model.contains(key), "config", "{}: variant 'custom' needs width, depth, heads and mlp_dim; '{}' is missing",
-              where, key);
+        check(model.contains(key), "config",
+              "{}: variant 'custom' needs width, depth, heads and mlp_dim; '{}' is missing", where, key);
     } else {
       fail("config", "{}.variant '{}' is unknown; valid: ti (tiny), s (small), custom", where, v);
     }

@@ -8,10 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "nn/layers/position_embedding.hpp"
 #include "tensor/dtype.hpp"
@@ -23,11 +22,11 @@ struct ViTConfig {
   std::int64_t width = 192, depth = 12, heads = 3, mlp_dim = 768;
   std::int64_t patch = 16, image_height = 224, image_width = 224, channels = 3, classes = 1000;
   PositionEmbeddingKind posemb = PositionEmbeddingKind::sincos;
-  std::string layer = "self_attention";                          // a token-mixer kind
-  nlohmann::json layer_options = nlohmann::json::object();       // that kind's own options
-  bool pre_logits = true;                                        // tanh pre-logits dense D -> D
+  std::string layer = "self_attention";                     // a token-mixer kind
+  nlohmann::json layer_options = nlohmann::json::object();  // that kind's own options
+  bool pre_logits = true;                                   // tanh pre-logits dense D -> D
   DType dtype = DType::float32;
-  std::vector<std::string> frozen;                               // glob patterns of frozen parameters
+  std::vector<std::string> frozen;  // glob patterns of frozen parameters
 
   // The spec's presets: ViT-Tiny (D 192, depth 12, H 3, mlp 768), ViT-Small (384, 12, 6, 1536).
   static ViTConfig tiny();

@@ -20,8 +20,8 @@
 namespace mttt::nn {
 
 struct SubstitutionOptions {
-  bool check_shapes = true;   // a given tensor must have the shape of the one it replaces
-  bool require_all = false;   // every parameter must be given
+  bool check_shapes = true;  // a given tensor must have the shape of the one it replaces
+  bool require_all = false;  // every parameter must be given
 };
 
 class Substitution {
@@ -37,7 +37,8 @@ class Substitution {
 };
 
 // module.forward(args...) with `tensors` in place of the module's own.
-template <class M, class... Args> auto functional_call(M& module, const NamedTensors& tensors, Args&&... args) {
+template <class M, class... Args>
+auto functional_call(M& module, const NamedTensors& tensors, Args&&... args) {
   Substitution scope(module, tensors);
   return module.forward(std::forward<Args>(args)...);
 }

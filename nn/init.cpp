@@ -27,10 +27,10 @@ Fans compute_fans(const Shape& shape, const FanAxes& axes) {
 double inverse_normal_cdf(double p) {
   check(p > 0 && p < 1, "inverse_normal_cdf", "p = {} is outside (0, 1)", p);
   // Acklam's rational approximation (relative error 1e-9), then one Halley step on erfc.
-  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
                              1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
   static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                             6.680131188771972e+01,  -1.328068155288572e+01};
+                             6.680131188771972e+01, -1.328068155288572e+01};
   static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
                              -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
   static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
@@ -70,7 +70,9 @@ Tensor truncated_normal(const Shape& shape, double low, double high, DType dtype
 Initializer variance_scaling(double scale, FanMode mode, Distribution distribution, FanAxes axes) {
   return [=](const Shape& shape, DType dtype, Generator& gen) {
     Fans fans = compute_fans(shape, axes);
-    const double fan = mode == FanMode::fan_in ? fans.in : mode == FanMode::fan_out ? fans.out : (fans.in + fans.out) / 2;
+    const double fan = mode == FanMode::fan_in    ? fans.in
+                       : mode == FanMode::fan_out ? fans.out
+                                                  : (fans.in + fans.out) / 2;
     const double variance = scale / fan;
     switch (distribution) {
       case Distribution::uniform: {
@@ -99,7 +101,8 @@ Initializer normal(double stddev) {
 }
 
 Initializer uniform(double low, double high) {
-  return [=](const Shape& shape, DType dtype, Generator& gen) { return mttt::uniform(shape, low, high, {dtype}, &gen); };
+  return
+      [=](const Shape& shape, DType dtype, Generator& gen) { return mttt::uniform(shape, low, high, {dtype}, &gen); };
 }
 
 Initializer constant(double value) {

@@ -12,8 +12,8 @@ void check_labels(const char* op, const Tensor& logits, const Tensor& labels) {
   const std::int64_t B = logits.size(0), C = logits.size(1);
   check(labels.defined(), op, "labels are undefined");
   if (labels.dtype() == DType::int64) {
-    check(labels.shape() == Shape{B}, op, "integer labels {} must be (B) = ({}) for logits {}", to_string(labels.shape()),
-          B, to_string(logits.shape()));
+    check(labels.shape() == Shape{B}, op, "integer labels {} must be (B) = ({}) for logits {}",
+          to_string(labels.shape()), B, to_string(logits.shape()));
   } else {
     check(labels.shape() == logits.shape() && labels.dtype() == logits.dtype(), op,
           "soft labels {} {} must match the logits {} {}", to_string(labels.shape()), to_string(labels.dtype()),
@@ -37,21 +37,25 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
   }
   Tensor target = labels.dtype() == DType::int64 ? one_hot(labels, C, logits.dtype()) : labels;
   const double keep = 1 - o.label_smoothing, spread = o.label_smoothing / static_cast<double>(C);
-  Tensor per_class = fuse([keep, spread](Expr t, Expr lp) { return -(t * keep + spread) * lp; }, target,
-                          log_softmax(logits, -1));
+  Tensor per_class =
+      fuse([keep, spread](Expr t, Expr lp) { return -(t * keep + spread) * lp; }, target, log_softmax(logits, -1));
   Tensor per_example = sum(per_class, {1});  // (B)
   switch (o.reduction) {
-    case Reduction::mean: return mean(per_example);
-    case Reduction::sum: return sum(per_example);
-    default: return per_example;
+    case Reduction::mean:
+      return mean(per_example);
+    case Reduction::sum:
+      return sum(per_example);
+    default:
+      return per_example;
   }
 }
 
 std::int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   check_labels("count_correct", logits, labels);
   std::vector<std::int64_t> predicted = argmax(logits.detach(), 1).to_vector<std::int64_t>();
-  std::vector<std::int64_t> truth = labels.dtype() == DType::int64 ? labels.to_vector<std::int64_t>()
-                                                                   : argmax(labels.detach(), 1).to_vector<std::int64_t>();
+  std::vector<std::int64_t> truth = labels.dtype() == DType::int64
+                                        ? labels.to_vector<std::int64_t>()
+                                        : argmax(labels.detach(), 1).to_vector<std::int64_t>();
   std::int64_t correct = 0;
   for (std::size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == truth[i];
   return correct;

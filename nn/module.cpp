@@ -32,7 +32,8 @@ std::string joined(const std::string& prefix, const std::string& name) {
 // Up to `limit` names, for messages about a name that is not there.
 std::string some_names(const std::vector<std::string>& names, std::size_t limit = 8) {
   if (names.empty()) return "(none)";
-  std::vector<std::string> shown(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min(limit, names.size())));
+  std::vector<std::string> shown(names.begin(),
+                                 names.begin() + static_cast<std::ptrdiff_t>(std::min(limit, names.size())));
   std::string out = fmt::format("{}", fmt::join(shown, ", "));
   if (names.size() > limit) out += fmt::format(", ... ({} in all)", names.size());
   return out;

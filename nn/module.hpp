@@ -51,14 +51,14 @@ class Module {
   // In registration order, depth first, with dotted names relative to this module.
   NamedTensors named_parameters() const;  // frozen ones included
   NamedTensors named_trainable_parameters() const;
-  NamedTensors named_buffers() const;     // fixed tensors, e.g. the sin-cos position embedding
+  NamedTensors named_buffers() const;  // fixed tensors, e.g. the sin-cos position embedding
   // This module's own parameters and buffers, without its children's.
   NamedTensors direct_parameters() const;
   NamedTensors direct_buffers() const;
   // This module's own members in registration order: a parameter, a buffer or a child.
   struct MemberView {
     std::string name;
-    Tensor tensor;                   // parameter or buffer
+    Tensor tensor;  // parameter or buffer
     bool is_buffer = false;
     bool frozen = false;
     const Module* module = nullptr;  // child
@@ -93,7 +93,8 @@ class Module {
   // `slot` must be a member of this module: forward reads it, functional application swaps it.
   void register_parameter(const std::string& name, Tensor& slot, Tensor value);
   void register_buffer(const std::string& name, Tensor& slot, Tensor value);
-  template <class M> M& register_module(const std::string& name, std::unique_ptr<M> module) {
+  template <class M>
+  M& register_module(const std::string& name, std::unique_ptr<M> module) {
     M& ref = *module;
     add_child(name, std::move(module));
     return ref;
@@ -104,9 +105,9 @@ class Module {
   struct Member {
     std::string name;
     Kind kind;
-    Tensor* slot = nullptr;           // parameter and buffer
-    bool frozen = false;              // parameter
-    std::unique_ptr<Module> child;    // module
+    Tensor* slot = nullptr;         // parameter and buffer
+    bool frozen = false;            // parameter
+    std::unique_ptr<Module> child;  // module
   };
   std::vector<Member> members_;
 
@@ -127,7 +128,8 @@ class Module {
 // Children named 0, 1, 2, ... in order ("blocks.3").
 class ModuleList : public Module {
  public:
-  template <class M> M& append(std::unique_ptr<M> module) {
+  template <class M>
+  M& append(std::unique_ptr<M> module) {
     return register_module(std::to_string(size_++), std::move(module));
   }
   std::size_t size() const { return size_; }

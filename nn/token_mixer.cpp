@@ -1,9 +1,9 @@
 #include "nn/token_mixer.hpp"
 
+#include <fmt/format.h>
+
 #include <map>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "nn/layers/attention.hpp"
 #include "nn/layers/linear_attention.hpp"

@@ -30,7 +30,8 @@ ViT::ViT(const ViTConfig& config, Generator& gen) : config_(config) {
   if (c.posemb == PositionEmbeddingKind::learned)
     register_parameter("pos_embedding", pos_embedding_, learned_position_embedding_init(c.tokens(), D, gen, c.dtype));
   else
-    register_buffer("pos_embedding", pos_embedding_, sincos_2d_position_embedding(c.grid_rows(), c.grid_cols(), D, c.dtype));
+    register_buffer("pos_embedding", pos_embedding_,
+                    sincos_2d_position_embedding(c.grid_rows(), c.grid_cols(), D, c.dtype));
 
   auto& blocks = register_module("blocks", std::make_unique<ModuleList>());
   for (std::int64_t i = 0; i < c.depth; ++i) {

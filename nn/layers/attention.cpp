@@ -1,8 +1,8 @@
 #include "nn/layers/attention.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "nn/layers/heads.hpp"
 #include "tensor/tensor.hpp"

@@ -13,8 +13,8 @@ LayerNorm::LayerNorm(std::int64_t width, DType dtype, double eps) : width_(width
 }
 
 Tensor LayerNorm::forward(const Tensor& x) const {
-  check(x.rank() >= 1 && x.size(-1) == width_, "LayerNorm", "input {} must end with the width {}",
-        to_string(x.shape()), width_);
+  check(x.rank() >= 1 && x.size(-1) == width_, "LayerNorm", "input {} must end with the width {}", to_string(x.shape()),
+        width_);
   return layer_norm(x, scale_, bias_, eps_);
 }
 

@@ -10,8 +10,8 @@ namespace mttt::nn {
 namespace {
 
 void check_qkv(const char* op, const Tensor& q, const Tensor& k, const Tensor& v) {
-  check(q.rank() == 4 && q.shape() == k.shape() && k.shape() == v.shape(), op, "Q {}, K {}, V {} must all be (B, H, N, d)",
-        to_string(q.shape()), to_string(k.shape()), to_string(v.shape()));
+  check(q.rank() == 4 && q.shape() == k.shape() && k.shape() == v.shape(), op,
+        "Q {}, K {}, V {} must all be (B, H, N, d)", to_string(q.shape()), to_string(k.shape()), to_string(v.shape()));
 }
 
 }  // namespace
@@ -26,8 +26,8 @@ Tensor linear_attention_identity(const Tensor& q, const Tensor& k, const Tensor&
 
 Tensor linear_attention_normalised(const Tensor& q, const Tensor& k, const Tensor& v) {
   check_qkv("linear_attention_elu", q, k, v);
-  Tensor kv = matmul(transpose(k), v);                              // (B, H, d, d)
-  Tensor normaliser = matmul(q, transpose(sum(k, {2}, true)));      // (B, H, N, 1) = Q_i . sum_j K_j
+  Tensor kv = matmul(transpose(k), v);                          // (B, H, d, d)
+  Tensor normaliser = matmul(q, transpose(sum(k, {2}, true)));  // (B, H, N, 1) = Q_i . sum_j K_j
   return matmul(q, kv) / normaliser;
 }
 
@@ -51,12 +51,14 @@ Tensor LinearAttention::forward(const Tensor& y) {
     k = fuse(phi, k);
   }
   Tensor qh = split_heads(q, heads_), kh = split_heads(k, heads_), vh = split_heads(value_->forward(y), heads_);
-  Tensor out = map_ == FeatureMap::identity ? linear_attention_identity(qh, kh, vh) : linear_attention_normalised(qh, kh, vh);
+  Tensor out =
+      map_ == FeatureMap::identity ? linear_attention_identity(qh, kh, vh) : linear_attention_normalised(qh, kh, vh);
   return proj_->forward(merge_heads(out));
 }
 
 std::string LinearAttention::describe() const {
-  return fmt::format("LinearAttention(D {}, H {}, {})", width_, heads_, map_ == FeatureMap::identity ? "identity" : "elu+1");
+  return fmt::format("LinearAttention(D {}, H {}, {})", width_, heads_,
+                     map_ == FeatureMap::identity ? "identity" : "elu+1");
 }
 
 }  // namespace mttt::nn

@@ -19,6 +19,8 @@ Tensor Mlp::forward(const Tensor& x) const {
   return fc2_->forward(h);
 }
 
-std::string Mlp::describe() const { return fmt::format("Mlp({} -> {} -> {})", fc1_->in_features(), fc1_->out_features(), fc2_->out_features()); }
+std::string Mlp::describe() const {
+  return fmt::format("Mlp({} -> {} -> {})", fc1_->in_features(), fc1_->out_features(), fc2_->out_features());
+}
 
 }  // namespace mttt::nn

@@ -13,7 +13,9 @@ PositionEmbeddingKind parse_position_embedding(const std::string& name) {
   fail("config", "unknown position embedding '{}'; valid: sincos, learned", name);
 }
 
-std::string position_embedding_name(PositionEmbeddingKind kind) { return kind == PositionEmbeddingKind::sincos ? "sincos" : "learned"; }
+std::string position_embedding_name(PositionEmbeddingKind kind) {
+  return kind == PositionEmbeddingKind::sincos ? "sincos" : "learned";
+}
 
 Tensor sincos_2d_position_embedding(std::int64_t rows, std::int64_t cols, std::int64_t width, DType dtype) {
   check(rows > 0 && cols > 0 && width % 4 == 0 && width >= 8, "sincos_2d_position_embedding",
@@ -38,7 +40,8 @@ Tensor sincos_2d_position_embedding(std::int64_t rows, std::int64_t cols, std::i
 }
 
 Tensor learned_position_embedding_init(std::int64_t tokens, std::int64_t width, Generator& gen, DType dtype) {
-  check(tokens > 0 && width > 0, "learned_position_embedding", "tokens {} and width {} must be positive", tokens, width);
+  check(tokens > 0 && width > 0, "learned_position_embedding", "tokens {} and width {} must be positive", tokens,
+        width);
   return normal({1, tokens, width}, 0, 1.0 / std::sqrt(static_cast<double>(width)), {dtype}, &gen);
 }
 

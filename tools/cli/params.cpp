@@ -1,11 +1,11 @@
 // `mttt params --config FILE`: the parameter counts of the configured model, per module
 // (total, trainable, frozen), and the model's total with and without the position embedding
 // (the spec and the paper's tables count models without it).
+#include <fmt/format.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "nn/config.hpp"
 #include "nn/train/config_overrides.hpp"
@@ -26,7 +26,8 @@ struct Row {
 std::string shape_text(const Tensor& t) { return to_string(t.shape()); }
 
 // Rows of a module's subtree: its own tensors and its children, down to `max_depth` levels.
-void collect_rows(const nn::Module& module, const std::string& prefix, int level, int max_depth, std::vector<Row>& rows) {
+void collect_rows(const nn::Module& module, const std::string& prefix, int level, int max_depth,
+                  std::vector<Row>& rows) {
   auto full = [&](const std::string& name) { return prefix.empty() ? name : prefix + "." + name; };
   for (const auto& m : module.members()) {
     if (m.module) {
@@ -36,7 +37,8 @@ void collect_rows(const nn::Module& module, const std::string& prefix, int level
       rows.push_back({full(m.name), level, {}, "buffer " + shape_text(m.tensor) + ", fixed (not a parameter)"});
     } else {
       const std::int64_t n = m.tensor.numel();
-      rows.push_back({full(m.name), level, {n, m.frozen ? 0 : n, m.frozen ? n : 0}, "parameter " + shape_text(m.tensor)});
+      rows.push_back(
+          {full(m.name), level, {n, m.frozen ? 0 : n, m.frozen ? n : 0}, "parameter " + shape_text(m.tensor)});
     }
   }
 }
@@ -46,8 +48,8 @@ void print_table(const nn::ViT& vit, int depth) {
   fmt::print("{}: {}x{}x{} images, {} tokens of width {}, depth {}, {} heads, mlp {}, {} classes\n", c.name(),
              c.image_height, c.image_width, c.channels, nn::with_thousands(c.tokens()), c.width, c.depth, c.heads,
              c.mlp_dim, c.classes);
-  fmt::print("layer {}{}, position embedding {}\n\n", c.layer, c.layer_options.empty() ? "" : " " + c.layer_options.dump(),
-             nn::position_embedding_name(c.posemb));
+  fmt::print("layer {}{}, position embedding {}\n\n", c.layer,
+             c.layer_options.empty() ? "" : " " + c.layer_options.dump(), nn::position_embedding_name(c.posemb));
 
   std::vector<Row> rows;
   collect_rows(vit, "", 0, depth, rows);
@@ -79,7 +81,8 @@ void print_table(const nn::ViT& vit, int depth) {
 }  // namespace
 
 void add_params_command(CLI::App& app) {
-  auto* params = app.add_subcommand("params", "parameter counts of a model config, per module: total, trainable, frozen");
+  auto* params =
+      app.add_subcommand("params", "parameter counts of a model config, per module: total, trainable, frozen");
   auto config = std::make_shared<std::string>();
   auto overrides = std::make_shared<std::vector<std::string>>();
   auto depth = std::make_shared<int>(3);

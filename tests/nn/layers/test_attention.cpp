@@ -1,7 +1,6 @@
 // Self-attention and linear attention against naive float64 references, gradchecks, the
 // factory, and the spec's parameter counts.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "nn/functional.hpp"
@@ -20,7 +19,9 @@ namespace {
 struct Tokens {
   std::vector<double> v;
   std::int64_t N, D;
-  double at(std::int64_t b, std::int64_t n, std::int64_t k) const { return v[static_cast<std::size_t>((b * N + n) * D + k)]; }
+  double at(std::int64_t b, std::int64_t n, std::int64_t k) const {
+    return v[static_cast<std::size_t>((b * N + n) * D + k)];
+  }
 };
 
 Tokens tokens_of(const Tensor& t) { return {t.to_vector<double>(), t.size(1), t.size(2)}; }
@@ -169,7 +170,8 @@ TEST_CASE("token mixers are made by name; unknown kinds and options are errors")
 TEST_CASE("attention cores reject inconsistent shapes") {
   Generator gen(7);
   Tensor a = random64({1, 2, 3, 4}, gen), b = random64({1, 2, 5, 4}, gen);
-  REQUIRE_THROWS_WITH(scaled_dot_product_attention(a, b, b), Catch::Contains("[attention]") && Catch::Contains("(1, 2, 5, 4)"));
+  REQUIRE_THROWS_WITH(scaled_dot_product_attention(a, b, b),
+                      Catch::Contains("[attention]") && Catch::Contains("(1, 2, 5, 4)"));
   REQUIRE_THROWS_WITH(linear_attention_identity(a, b, b), Catch::Contains("[linear_attention]"));
   SelfAttention sa(8, 2, gen);
   REQUIRE_THROWS_WITH(sa.forward(random64({2, 3, 6}, gen)), Catch::Contains("must be (B, N, 8)"));

@@ -1,7 +1,6 @@
 // The model section of a config: presets, custom sizes, the layer slot, and errors that name
 // the valid choices.
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <fstream>
 
@@ -12,8 +11,8 @@ using namespace mttt::nn;
 using nlohmann::json;
 
 TEST_CASE("presets and the spec's example configs") {
-  ViTConfig ti = parse_vit_config(json::parse(
-      R"({"variant": "ti", "patch": 1, "image": 224, "channels": 3, "classes": 1000, "layer": "linear_attention", "posemb": "learned"})"));
+  ViTConfig ti = parse_vit_config(json::parse(R"({"variant": "ti", "patch": 1, "image": 224, "channels": 3,
+      "classes": 1000, "layer": "linear_attention", "posemb": "learned"})"));
   CHECK(ti.width == 192);
   CHECK(ti.depth == 12);
   CHECK(ti.heads == 3);
@@ -61,8 +60,10 @@ TEST_CASE("config errors name the key and the valid choices") {
     }
     return std::string("no error");
   };
-  CHECK_THAT(error(R"({"widht": 3})"), Catch::Contains("unknown key 'widht'") && Catch::Contains("valid keys: variant, width"));
-  CHECK_THAT(error(R"({"variant": "base"})"), Catch::Contains("'base' is unknown; valid: ti (tiny), s (small), custom"));
+  CHECK_THAT(error(R"({"widht": 3})"),
+             Catch::Contains("unknown key 'widht'") && Catch::Contains("valid keys: variant, width"));
+  CHECK_THAT(error(R"({"variant": "base"})"),
+             Catch::Contains("'base' is unknown; valid: ti (tiny), s (small), custom"));
   CHECK_THAT(error(R"({"variant": "custom", "width": 64})"), Catch::Contains("'depth' is missing"));
   CHECK_THAT(error(R"({"patch": "16"})"), Catch::Contains("model.patch must be a positive integer, got \"16\""));
   CHECK_THAT(error(R"({"patch": 0})"), Catch::Contains("positive integer"));

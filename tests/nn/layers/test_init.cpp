@@ -1,6 +1,5 @@
 // Initialisers: fans, bounds, standard deviations, truncation, reproducibility.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "nn/init.hpp"
@@ -32,7 +31,8 @@ TEST_CASE("fans: in and out axes, batch axes left out, other axes as receptive f
   CHECK(f.in == 16 * 16 * 3);
   CHECK(f.out == 16 * 16 * 384);
   REQUIRE_THROWS_WITH(init::compute_fans({5}), Catch::Contains("rank >= 2"));
-  REQUIRE_THROWS_WITH(init::compute_fans({2, 3, 4}, {.batch_axes = {1}}), Catch::Contains("both a batch axis and a fan axis"));
+  REQUIRE_THROWS_WITH(init::compute_fans({2, 3, 4}, {.batch_axes = {1}}),
+                      Catch::Contains("both a batch axis and a fan axis"));
 }
 
 TEST_CASE("xavier_uniform: within +-sqrt(6 / (fan_in + fan_out)), uniform spread") {
@@ -66,9 +66,11 @@ TEST_CASE("variance_scaling modes and distributions") {
   Generator gen(9);
   using init::Distribution;
   using init::FanMode;
-  auto v = init::variance_scaling(2.0, FanMode::fan_out, Distribution::normal)({300, 100}, DType::float64, gen).to_vector<double>();
+  auto v = init::variance_scaling(2.0, FanMode::fan_out, Distribution::normal)({300, 100}, DType::float64, gen)
+               .to_vector<double>();
   CHECK(std_of(v) == Approx(std::sqrt(2.0 / 100)).epsilon(0.02));
-  v = init::variance_scaling(1.0, FanMode::fan_in, Distribution::uniform)({300, 100}, DType::float64, gen).to_vector<double>();
+  v = init::variance_scaling(1.0, FanMode::fan_in, Distribution::uniform)({300, 100}, DType::float64, gen)
+          .to_vector<double>();
   CHECK(max_of(v) <= std::sqrt(3.0 / 300));
   CHECK(std_of(v) == Approx(std::sqrt(1.0 / 300)).epsilon(0.02));
   v = init::normal(1e-6)({1000}, DType::float64, gen).to_vector<double>();

@@ -1,6 +1,5 @@
 // Linear, LayerNorm, MLP, patch embedding and position embeddings against naive references.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "nn/functional.hpp"
@@ -39,7 +38,7 @@ TEST_CASE("Linear: kernel (in, out), x @ kernel + bias over any leading axes") {
   Linear nobias(4, 5, gen, {.use_bias = false});
   CHECK(nobias.named_parameters().size() == 1);
   REQUIRE_THROWS_WITH(fc.forward(random64({2, 3}, gen)), Catch::Contains("[dense]") && Catch::Contains("(2, 3)") &&
-                                                              Catch::Contains("last axis must be 4"));
+                                                             Catch::Contains("last axis must be 4"));
   // A batched kernel (functional application with per-instance weights) broadcasts.
   Tensor batched = random64({2, 4, 5}, gen);
   Tensor yb = dense(x, batched, Tensor());
@@ -58,7 +57,8 @@ TEST_CASE("LayerNorm: biased variance, eps 1e-6, scale and bias") {
   Tensor x = random64({3, 6}, gen, 0.01);  // small values: eps matters
   Tensor scale = random64({6}, gen), bias = random64({6}, gen);
   Tensor y = functional_call(ln, {{"scale", scale}, {"bias", bias}}, x);
-  auto xs = x.to_vector<double>(), ys = y.to_vector<double>(), s = scale.to_vector<double>(), b = bias.to_vector<double>();
+  auto xs = x.to_vector<double>(), ys = y.to_vector<double>(), s = scale.to_vector<double>(),
+       b = bias.to_vector<double>();
   for (int r = 0; r < 3; ++r) {
     double m = 0, v = 0;
     for (int i = 0; i < 6; ++i) m += xs[r * 6 + i] / 6;

@@ -1,6 +1,5 @@
 // Softmax cross-entropy against a naive reference: integer labels, soft labels, smoothing.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "nn/loss.hpp"
@@ -43,7 +42,8 @@ TEST_CASE("cross-entropy with integer labels, with and without label smoothing")
         Approx(naive(logits, onehot, 0.1)).epsilon(1e-13));
   Tensor per = softmax_cross_entropy(logits, labels, {.reduction = Reduction::none});
   REQUIRE(per.shape() == Shape{4});
-  CHECK(softmax_cross_entropy(logits, labels, {.reduction = Reduction::sum}).item() == Approx(4 * naive(logits, onehot, 0)));
+  CHECK(softmax_cross_entropy(logits, labels, {.reduction = Reduction::sum}).item() ==
+        Approx(4 * naive(logits, onehot, 0)));
   // Large logits stay finite.
   CHECK(std::isfinite(softmax_cross_entropy(logits * 1000.0, labels).item()));
 }
@@ -93,5 +93,6 @@ TEST_CASE("count_correct: argmax against integer or soft labels") {
   Tensor logits = from_vector(std::vector<double>{1, 2, 0, 5, 1, 1}, {2, 3}, {DType::float64});
   CHECK(count_correct(logits, from_vector(std::vector<std::int64_t>{1, 0}, {2})) == 2);
   CHECK(count_correct(logits, from_vector(std::vector<std::int64_t>{2, 0}, {2})) == 1);
-  CHECK(count_correct(logits, from_vector(std::vector<double>{0, 0.6, 0.4, 0.2, 0.8, 0}, {2, 3}, {DType::float64})) == 1);
+  CHECK(count_correct(logits, from_vector(std::vector<double>{0, 0.6, 0.4, 0.2, 0.8, 0}, {2, 3}, {DType::float64})) ==
+        1);
 }

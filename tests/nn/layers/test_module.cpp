@@ -55,8 +55,8 @@ TEST_CASE("parameters and buffers are named by dotted paths in registration orde
   CHECK_FALSE(toy.tensor("offset").requires_grad());
   CHECK(toy.contains("offset"));
   CHECK_FALSE(toy.contains("mlp.fc3.kernel"));
-  REQUIRE_THROWS_WITH(toy.tensor("mlp.fc3.kernel"), Catch::Contains("no parameter or buffer 'mlp.fc3.kernel'") &&
-                                                        Catch::Contains("mlp.fc1.kernel"));
+  REQUIRE_THROWS_WITH(toy.tensor("mlp.fc3.kernel"),
+                      Catch::Contains("no parameter or buffer 'mlp.fc3.kernel'") && Catch::Contains("mlp.fc1.kernel"));
   auto modules = toy.named_modules();
   REQUIRE(modules.size() == 4);
   CHECK(modules[0].first == "");
@@ -121,7 +121,8 @@ TEST_CASE("functional application agrees with the normal forward and restores th
   // Other values: the result is the MLP computed by hand with them.
   Tensor w1 = normal({3, 4}, 0, 1, {DType::float64}, &gen), b2 = normal({3}, 0, 1, {DType::float64}, &gen);
   const Tensor kernel_before = toy.tensor("mlp.fc1.kernel");
-  Tensor y = functional_call(toy, {{"mlp.fc1.kernel", w1}, {"mlp.fc2.bias", b2}, {"offset", zeros({3}, {DType::float64})}}, x);
+  Tensor y =
+      functional_call(toy, {{"mlp.fc1.kernel", w1}, {"mlp.fc2.bias", b2}, {"offset", zeros({3}, {DType::float64})}}, x);
   Tensor h = gelu(matmul(x * toy.tensor("scale"), w1) + toy.tensor("mlp.fc1.bias"));
   Tensor expected = matmul(h, toy.tensor("mlp.fc2.kernel")) + b2;
   CHECK(max_abs_diff(y, expected) < 1e-12);
@@ -162,7 +163,8 @@ TEST_CASE("functional application rejects unknown names, wrong shapes and dtypes
   CHECK(toy.tensor("scale").is_same(scale));
   REQUIRE_THROWS_WITH(Substitution(toy, {{"scale", zeros({4}, {DType::float64})}}),
                       Catch::Contains("'scale' is given with shape (4,), expected (3,)"));
-  REQUIRE_THROWS_WITH(Substitution(toy, {{"scale", zeros({3})}}), Catch::Contains("given as float32, expected float64"));
+  REQUIRE_THROWS_WITH(Substitution(toy, {{"scale", zeros({3})}}),
+                      Catch::Contains("given as float32, expected float64"));
   REQUIRE_THROWS_WITH(Substitution(toy, {{"scale", ok}}, {.require_all = true}),
                       Catch::Contains("'mlp.fc1.kernel' is not given"));
   { Substitution loose(toy, {{"scale", zeros({2, 3}, {DType::float64})}}, {.check_shapes = false}); }

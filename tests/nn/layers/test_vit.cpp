@@ -1,6 +1,5 @@
 // The ViT: the spec's names and shapes, parameter counts, inits, forward, gradients.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "nn/functional.hpp"
@@ -45,8 +44,8 @@ TEST_CASE("a ViT's tensors are named and shaped as the spec's table") {
   ViTConfig c = small_config();
   c.posemb = PositionEmbeddingKind::learned;
   ViT vit(c, gen);
-  std::vector<std::pair<std::string, Shape>> expected = {{"embedding.kernel", {12, 8}}, {"embedding.bias", {8}},
-                                                         {"pos_embedding", {1, 6, 8}}};
+  std::vector<std::pair<std::string, Shape>> expected = {
+      {"embedding.kernel", {12, 8}}, {"embedding.bias", {8}}, {"pos_embedding", {1, 6, 8}}};
   for (int i = 0; i < 2; ++i) {
     const std::string b = "blocks." + std::to_string(i) + ".";
     expected.push_back({b + "ln1.scale", {8}});
@@ -112,7 +111,8 @@ TEST_CASE("ViT inits: zero head, lecun pre-logits and embedding, learned posemb 
   ViT vit(c, gen);
   CHECK(test::max_abs(vit.tensor("head.kernel")) == 0);
   CHECK(test::max_abs(vit.tensor("head.bias")) == 0);
-  CHECK(test::std_of(vit.tensor("pre_logits.kernel").to_vector<double>()) == Approx(1 / std::sqrt(192.0)).epsilon(0.03));
+  CHECK(test::std_of(vit.tensor("pre_logits.kernel").to_vector<double>()) ==
+        Approx(1 / std::sqrt(192.0)).epsilon(0.03));
   CHECK(test::max_abs(vit.tensor("pre_logits.kernel")) <= 2 / std::sqrt(192.0) / 0.87962566103423978 + 1e-6);
   CHECK(test::std_of(vit.tensor("embedding.kernel").to_vector<double>()) == Approx(1 / std::sqrt(768.0)).epsilon(0.03));
   CHECK(test::std_of(vit.tensor("pos_embedding").to_vector<double>()) == Approx(1 / std::sqrt(192.0)).epsilon(0.03));
@@ -137,11 +137,12 @@ TEST_CASE("ViT forward: (B, H, W, C) images to (B, classes) logits; zero head gi
   Tensor x = dense(patchify(images, 2), vit.tensor("embedding.kernel"), vit.tensor("embedding.bias")) +
              vit.position_embedding();
   for (int i = 0; i < 2; ++i) x = vit.block(i).forward(x);
-  Tensor pooled = tanh(dense(mean(layer_norm(x, vit.tensor("encoder_norm.scale"), vit.tensor("encoder_norm.bias")), {1}),
-                             vit.tensor("pre_logits.kernel"), vit.tensor("pre_logits.bias")));
+  Tensor pooled =
+      tanh(dense(mean(layer_norm(x, vit.tensor("encoder_norm.scale"), vit.tensor("encoder_norm.bias")), {1}),
+                 vit.tensor("pre_logits.kernel"), vit.tensor("pre_logits.bias")));
   Tensor head = random64({8, 5}, gen);
-  CHECK(max_abs_diff(functional_call(vit, {{"head.kernel", head}}, images), matmul(pooled, head) + vit.tensor("head.bias")) <
-        1e-12);
+  CHECK(max_abs_diff(functional_call(vit, {{"head.kernel", head}}, images),
+                     matmul(pooled, head) + vit.tensor("head.bias")) < 1e-12);
   REQUIRE_THROWS_WITH(vit.forward(random64({1, 6, 4, 3}, gen)), Catch::Contains("must be (B, 4, 6, 3)"));
 }
 
