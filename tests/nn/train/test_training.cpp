@@ -1,0 +1,120 @@
+// End-to-end training on Fashion-MNIST: a small ViT learns, a resumed run logs the same losses
+// as an uninterrupted one, and damaged or mismatched checkpoints are refused. Skips (exit 77)
+// without Debian's dataset-fashion-mnist.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "mttt/ttt_mixer.hpp"
+#include "nn/data/fashion_mnist.hpp"
+#include "nn/train/checkpoint.hpp"
+#include "nn/train/metrics_log.hpp"
+#include "nn/train/trainer.hpp"
+#include "tensor/tensor.hpp"
+
+using namespace mttt;
+using namespace mttt::nn;
+namespace fs = std::filesystem;
+
+namespace {
+
+void require_data() {
+  if (!data::fashion_mnist_available()) {
+    std::fprintf(stderr, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): skipping\n");
+    std::exit(77);
+  }
+}
+
+std::string fresh_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("mttt_training_" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+nlohmann::json small_config(const std::string& out) {
+  return {{"model",
+           {{"variant", "custom"}, {"width", 32}, {"depth", 2}, {"heads", 2}, {"mlp_dim", 64}, {"patch", 4},
+            {"image", 28}, {"channels", 1}, {"classes", 10}, {"layer", "self_attention"}}},
+          {"data", {{"dataset", "fashion_mnist"}, {"train_subset", 4000}, {"test_subset", 1000}}},
+          {"optim", {{"optimizer", "adam"}, {"lr", 0.01}, {"schedule", "cosine"}, {"warmup_steps", 20}, {"weight_decay", 0}}},
+          {"run", {{"seed", 0}, {"epochs", 5}, {"batch_size", 50}, {"eval_batch_size", 500}, {"log_every", 20}, {"out", out}}}};
+}
+
+std::vector<double> train_losses(const std::string& out) {
+  std::vector<double> losses;
+  for (const auto& r : read_metrics(out + "/metrics.jsonl"))
+    if (r["kind"] == "train") losses.push_back(r["loss"].get<double>());
+  return losses;
+}
+
+}  // namespace
+
+TEST_CASE("a small ViT learns Fashion-MNIST: at least 70% within 400 steps") {
+  require_data();
+  set_num_threads(2);
+  const std::string out = fresh_dir("learn");
+  Trainer trainer(parse_train_config(small_config(out), {}, "test"));
+  REQUIRE(trainer.total_steps() == 400);
+  trainer.run();
+  auto records = read_metrics(out + "/metrics.jsonl");
+  double accuracy = 0;
+  for (const auto& r : records)
+    if (r["kind"] == "eval") accuracy = r["accuracy"].get<double>();
+  INFO("final test accuracy " << accuracy);
+  CHECK(accuracy >= 0.70);
+  // mttt eval scores the checkpoint the same way.
+  TrainConfig config;
+  auto model = load_model(out + "/checkpoint.safetensors", &config);
+  Datasets data = make_datasets(config, false);
+  CHECK(evaluate_model(*model, *data.eval, config).accuracy == accuracy);
+}
+
+TEST_CASE("a run stopped after one epoch and resumed logs the same losses as an uninterrupted one") {
+  require_data();
+  set_num_threads(2);
+  ttt::register_ttt_mixers();
+  auto config = [](const std::string& out) {
+    nlohmann::json c = small_config(out);
+    // A TTT layer with SGD steps: its token orders must follow the step across the resumption.
+    c["model"]["patch"] = 7;
+    c["model"]["layer"] = {{"kind", "mttt_mlp"}, {"steps", 4}, {"sgd", true}};
+    c["data"]["train_subset"] = 500;
+    c["data"]["test_subset"] = 200;
+    c["run"]["epochs"] = 2;
+    c["run"]["log_every"] = 1;
+    return c;
+  };
+  const std::string whole = fresh_dir("whole"), part = fresh_dir("part");
+  Trainer(parse_train_config(config(whole), {}, "test")).run();
+  Trainer(parse_train_config(config(part), {"run.max_steps=10"}, "test")).run();
+  Trainer resumed(parse_train_config(config(part), {}, "test"), part + "/checkpoint.safetensors");
+  CHECK(resumed.step() == 10);
+  resumed.run();
+  auto a = train_losses(whole), b = train_losses(part);
+  REQUIRE(a.size() == 20);
+  CHECK(a == b);  // bit for bit
+
+  SECTION("a checkpoint of another model is refused, naming what differs") {
+    REQUIRE_THROWS_WITH(Trainer(parse_train_config(config(part), {"model.width=48"}, "test"),
+                                part + "/checkpoint.safetensors"),
+                        Catch::Contains("model section differs"));
+  }
+  SECTION("a truncated checkpoint is refused, naming the file") {
+    std::string damaged = part + "/damaged.safetensors";
+    fs::copy_file(part + "/checkpoint.safetensors", damaged);
+    fs::resize_file(damaged, fs::file_size(damaged) - 100);
+    REQUIRE_THROWS_WITH(read_checkpoint(damaged), Catch::Contains(damaged));
+  }
+  SECTION("a checkpoint whose tensor has another shape is refused, naming the tensor and both shapes") {
+    Checkpoint c = read_checkpoint(part + "/checkpoint.safetensors");
+    for (auto& [name, t] : c.file.tensors)
+      if (name == "head.kernel") t = zeros({16, 10});
+    TrainConfig tc = parse_train_config(config(part), {}, "test");
+    Generator gen(0);
+    ViT model(tc.model, gen);
+    REQUIRE_THROWS_WITH(restore_checkpoint(c, model, nullptr),
+                        Catch::Contains("head.kernel") && Catch::Contains("(16, 10)") && Catch::Contains("(32, 10)"));
+  }
+}
