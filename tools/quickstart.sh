@@ -31,7 +31,11 @@ ninja -C "$build"
 # Two cores: OpenMP threads wait passively so that they do not spin against each other.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 case "$job" in
-  main) exec "$build/tools/cli/mttt" demo ;;
+  main)
+    "$build/tools/cli/mttt" demo
+    echo
+    echo "== Training a small ViT on Fashion-MNIST (examples/configs/fashion_mnist_demo.json) =="
+    exec "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_demo.json ;;
   test) exec meson test -C "$build" --print-errorlogs --num-processes 2 ;;
   *) echo "usage: bash tools/quickstart.sh main|test" >&2; exit 2 ;;
 esac
