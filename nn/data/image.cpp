@@ -1,7 +1,8 @@
-#include "nn/data/image.hpp"
-
-// TensorFlow's kernels round every product and sum: no fused multiply-adds here.
+// TensorFlow's kernels round every product and sum: no fused multiply-adds in this file (the
+// pragma comes first so that every function of the file, inlined ones too, shares it).
 #pragma GCC optimize("fp-contract=off")
+
+#include "nn/data/image.hpp"
 
 #include <algorithm>
 #include <array>
