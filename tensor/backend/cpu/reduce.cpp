@@ -96,7 +96,8 @@ typename R::Acc reduce_run(const T* base, const Layout& l, std::int64_t begin, s
       const T* p = base + begin;
       for (std::int64_t i = begin; i < end; i += 4096) {
         std::int64_t n = std::min<std::int64_t>(4096, end - i);
-        R::combine(acc, static_cast<typename R::Acc>(Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(p, n).sum()));
+        // float32 blocks are summed in float64 too (the accumulator type), not only combined in it.
+        R::combine(acc, Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(p, n).template cast<typename R::Acc>().sum());
         p += n;
       }
       return acc;
