@@ -4,6 +4,7 @@
 #include "tensor/backend/backend.hpp"
 #include "tensor/creation.hpp"
 #include "tensor/ops/elementwise.hpp"
+#include "tensor/ops/reduce.hpp"
 #include "tensor/ops/shape_ops.hpp"
 
 namespace mttt {
@@ -70,7 +71,7 @@ Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis_) {
 
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t axis) {
   check(!tensors.empty(), "stack", "needs at least one tensor");
-  int a = normalize_axis(axis < 0 ? axis + tensors[0].rank() + 1 : axis, tensors[0].rank() + 1, "stack");
+  int a = normalize_axis(axis, tensors[0].rank() + 1, "stack");
   std::vector<Tensor> expanded;
   for (const Tensor& t : tensors) {
     check(t.shape() == tensors[0].shape(), "stack", "shapes {} and {} differ", to_string(tensors[0].shape()),
@@ -140,6 +141,13 @@ Tensor one_hot(const Tensor& labels, std::int64_t classes, DType dtype) {
   check_index(labels, "one_hot");
   check(classes >= 1, "one_hot", "needs at least one class, got {}", classes);
   Tensor hot = eq(unsqueeze(labels, -1), arange(0, static_cast<double>(classes), 1, {DType::int64, labels.device()}));
+  // A label out of range would silently give a row of zeros (a wrong loss, not an error).
+  if (labels.numel() > 0) {
+    const auto lo = min(labels).item<std::int64_t>(), hi = max(labels).item<std::int64_t>();
+    if (lo < 0 || hi >= classes)
+      fail("one_hot", "labels of shape {} range from {} to {}; expected 0 to {} for {} classes",
+           to_string(labels.shape()), lo, hi, classes - 1, classes);
+  }
   return cast(hot, dtype);
 }
 

@@ -53,6 +53,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check(a.device() == b.device(), "matmul", "operands on {} and {}", to_string(a.device()), to_string(b.device()));
   check(a.rank() >= 1 && b.rank() >= 1, "matmul", "{} @ {}: scalars cannot be multiplied as matrices",
         to_string(a.shape()), to_string(b.shape()));
+  // Checked here, before a vector operand gains its axis, so that the message shows the shapes as given.
+  const std::int64_t ka = a.size(-1), kb = b.rank() == 1 ? b.size(0) : b.size(-2);
+  if (ka != kb)
+    fail("matmul", "{} @ {}: inner dimensions {} and {} differ", to_string(a.shape()), to_string(b.shape()), ka, kb);
   if (a.rank() == 1 && b.rank() == 1) return reshape(matmul_2d_or_batched(unsqueeze(a, 0), unsqueeze(b, 1)), {});
   if (a.rank() == 1) return squeeze(matmul_2d_or_batched(unsqueeze(a, 0), b), -2);
   if (b.rank() == 1) return squeeze(matmul_2d_or_batched(a, unsqueeze(b, 1)), -1);

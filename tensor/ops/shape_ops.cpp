@@ -193,7 +193,11 @@ Tensor squeeze(const Tensor& x, std::int64_t axis_) {
 
 Tensor unsqueeze(const Tensor& x, std::int64_t axis_) {
   MTTT_OP_SCOPE("unsqueeze");
-  int axis = normalize_axis(axis_ < 0 ? axis_ + x.rank() + 1 : axis_, x.rank() + 1, "unsqueeze");
+  // The new axis ranges over the output's rank + 1 positions: -(rank + 1) .. rank.
+  if (axis_ < -(x.rank() + 1) || axis_ > x.rank())
+    fail("unsqueeze", "axis {} is out of range for inserting an axis into {} (expected {} to {})", axis_,
+         to_string(x.shape()), -(x.rank() + 1), x.rank());
+  int axis = static_cast<int>(axis_ < 0 ? axis_ + x.rank() + 1 : axis_);
   Shape shape = x.shape();
   Strides strides = x.strides();
   std::int64_t stride = axis < x.rank() ? x.strides()[axis] * x.shape()[axis] : 1;
