@@ -72,18 +72,18 @@ TTTParams TTTParams::from_named(const nn::NamedTensors& tensors, const TTTOption
   std::vector<Shape> want = {{H, D, d}, {H, d}, {H, D, d}, {H, d}, {H, d, D}, {D}, {H, d, D}, {D}};
   if (o.decoder_ln) want.insert(want.end(), {{H, D}, {H, D}});
   want.insert(want.end(), shapes.begin(), shapes.end());
+  for (const auto& [key, t] : tensors) {
+    bool known = false;
+    for (const auto& [name, e] : expected) known = known || name == key;
+    check(known, "ttt", "unexpected parameter '{}' for a {} learner{}", key, to_string(o.learner),
+          o.decoder_ln ? "" : " without decoder LN");
+  }
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const auto& [name, t] = expected[i];
     check(t.shape() == want[i], "ttt", "parameter '{}' has shape {}, expected {} for D = {}, H = {}", name,
           to_string(t.shape()), to_string(want[i]), D, H);
     check(t.dtype() == p.phi_kernel.dtype(), "ttt", "parameter '{}' is {} but phi.kernel is {}", name,
           to_string(t.dtype()), to_string(p.phi_kernel.dtype()));
-  }
-  for (const auto& [key, t] : tensors) {
-    bool known = false;
-    for (const auto& [name, e] : expected) known = known || name == key;
-    check(known, "ttt", "unexpected parameter '{}' for a {} learner{}", key, to_string(o.learner),
-          o.decoder_ln ? "" : " without decoder LN");
   }
   return p;
 }

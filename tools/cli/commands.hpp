@@ -13,5 +13,7 @@ void add_plot_command(CLI::App& app);
 void add_params_command(CLI::App& app);
 // `mttt train` and `mttt eval`.
 void add_train_command(CLI::App& app);
+// `mttt layer KIND ...`: one drop-in layer on given tensors.
+void add_layer_command(CLI::App& app);
 
 }  // namespace mttt::cli
