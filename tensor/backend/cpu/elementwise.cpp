@@ -177,7 +177,9 @@ void run_program(const expr::Program& program, const std::vector<Tensor>& inputs
   const bool parallel = n >= kParallelThreshold && num_threads() > 1;
 #pragma omp parallel if (parallel)
   {
-    std::vector<T> buffer(static_cast<std::size_t>(slots) * kBlock);
+    // 64-byte aligned: Eigen peels unaligned heads with scalar code, and its scalar and packet
+    // transcendental functions differ in the last bit, so alignment must not vary between runs.
+    std::vector<T, Eigen::aligned_allocator<T>> buffer(static_cast<std::size_t>(std::max(slots, 1)) * kBlock);
     std::vector<std::int64_t> offsets(kBlock);
     auto slot_data = [&](int s) { return buffer.data() + static_cast<std::int64_t>(s) * kBlock; };
     for (std::int32_t i = 0; i < static_cast<std::int32_t>(code.size()); ++i) {

@@ -30,7 +30,8 @@ template <class T> void run(const Tensor& x_in, int axis, bool log, const Tensor
 #pragma omp parallel if (rows * len >= kParallelThreshold)
   {
     cpu::StridedWalk wx(rows_shape, rows_x), wo(rows_shape, rows_out);
-    std::vector<T> buffer(len);
+    // Aligned, so that Eigen's split between scalar and packet code does not vary between runs.
+    std::vector<T, Eigen::aligned_allocator<T>> buffer(len);
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < rows; ++r) {
       wx.seek(r);
