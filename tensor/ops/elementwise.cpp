@@ -1,5 +1,6 @@
 #include "tensor/ops/elementwise.hpp"
 
+#include <cmath>
 #include "tensor/autograd.hpp"
 #include "tensor/backend/backend.hpp"
 #include "tensor/creation.hpp"
@@ -200,13 +201,41 @@ Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator-(const Tensor& x) { return neg(x); }
-Tensor operator+(const Tensor& a, double b) { return fuse([b](Expr x) { return x + b; }, a); }
-Tensor operator-(const Tensor& a, double b) { return fuse([b](Expr x) { return x - b; }, a); }
-Tensor operator*(const Tensor& a, double b) { return fuse([b](Expr x) { return x * b; }, a); }
-Tensor operator/(const Tensor& a, double b) { return fuse([b](Expr x) { return x / b; }, a); }
-Tensor operator+(double a, const Tensor& b) { return fuse([a](Expr x) { return a + x; }, b); }
-Tensor operator-(double a, const Tensor& b) { return fuse([a](Expr x) { return a - x; }, b); }
-Tensor operator*(double a, const Tensor& b) { return fuse([a](Expr x) { return a * x; }, b); }
-Tensor operator/(double a, const Tensor& b) { return fuse([a](Expr x) { return a / x; }, b); }
+
+namespace {
+// The scalar takes the tensor's dtype: an int64 tensor would silently truncate a fractional one
+// (x * 0.5 == 0), so that is refused.
+const Tensor& integral_scalar(const char* op, const Tensor& t, double s) {
+  if (t.defined() && t.dtype() == DType::int64 && s != std::trunc(s))
+    fail(op, "int64 tensor of shape {} with the fractional scalar {}; cast the tensor to a floating type first",
+         to_string(t.shape()), s);
+  return t;
+}
+}  // namespace
+
+Tensor operator+(const Tensor& a, double b) {
+  return fuse([b](Expr x) { return x + b; }, integral_scalar("add", a, b));
+}
+Tensor operator-(const Tensor& a, double b) {
+  return fuse([b](Expr x) { return x - b; }, integral_scalar("sub", a, b));
+}
+Tensor operator*(const Tensor& a, double b) {
+  return fuse([b](Expr x) { return x * b; }, integral_scalar("mul", a, b));
+}
+Tensor operator/(const Tensor& a, double b) {
+  return fuse([b](Expr x) { return x / b; }, integral_scalar("div", a, b));
+}
+Tensor operator+(double a, const Tensor& b) {
+  return fuse([a](Expr x) { return a + x; }, integral_scalar("add", b, a));
+}
+Tensor operator-(double a, const Tensor& b) {
+  return fuse([a](Expr x) { return a - x; }, integral_scalar("sub", b, a));
+}
+Tensor operator*(double a, const Tensor& b) {
+  return fuse([a](Expr x) { return a * x; }, integral_scalar("mul", b, a));
+}
+Tensor operator/(double a, const Tensor& b) {
+  return fuse([a](Expr x) { return a / x; }, integral_scalar("div", b, a));
+}
 
 }  // namespace mttt

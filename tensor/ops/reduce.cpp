@@ -86,6 +86,9 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
+  // Its 1/n scale would be truncated to 0 in int64.
+  if (!is_floating(x.dtype()))
+    fail("mean", "needs a floating-point input, got int64 {}; cast first", to_string(x.shape()));
   std::int64_t n = reduced_count(x.shape(), axis_mask(x, axes, "mean"));
   check(n > 0, "mean", "mean over an empty axis of shape {}", to_string(x.shape()));
   return sum(x, axes, keepdim) * (1.0 / static_cast<double>(n));
@@ -95,6 +98,8 @@ Tensor max(const Tensor& x, const Axes& axes, bool keepdim) { return extremum(Re
 Tensor min(const Tensor& x, const Axes& axes, bool keepdim) { return extremum(ReduceOp::min, "min", x, axes, keepdim); }
 
 Tensor var(const Tensor& x, const Axes& axes, bool keepdim, std::int64_t correction) {
+  if (!is_floating(x.dtype()))
+    fail("var", "needs a floating-point input, got int64 {}; cast first", to_string(x.shape()));
   std::int64_t n = reduced_count(x.shape(), axis_mask(x, axes, "var"));
   check(n - correction > 0, "var", "{} elements with correction {} leave no degrees of freedom", n, correction);
   Tensor centred = x - mean(x, axes, true);
@@ -102,6 +107,8 @@ Tensor var(const Tensor& x, const Axes& axes, bool keepdim, std::int64_t correct
 }
 
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
+  if (!is_floating(x.dtype()))
+    fail("logsumexp", "needs a floating-point input, got int64 {}; cast first", to_string(x.shape()));
   // log sum exp x = m + log sum exp(x - m), m the (constant) maximum: no overflow, and the
   // gradient is softmax(x) since m does not depend on x.
   Tensor m = max(x.detach(), axes, true);

@@ -48,6 +48,11 @@ TEST_CASE("elementwise: broadcasting, dtypes, floating-only ops, devices") {
   REQUIRE_THROWS_WITH(div(zi({2}), zi({2})), Contains("[div]") && Contains("int64"));
   REQUIRE_THROWS_WITH(where(z64({2, 3}), z64({3}), z64({2})), Contains("[where]") && Contains("(2, 3)") && Contains("(2,)"));
   REQUIRE_THROWS_WITH(clamp(z64({2}), 1.0, -1.0), Contains("[clamp]") && Contains("low"));
+  // A scalar takes the tensor's dtype: int64 takes integral scalars only, never truncates.
+  REQUIRE_THROWS_WITH(zi({2, 3}) * 0.5, Contains("[mul]") && Contains("(2, 3)") && Contains("0.5"));
+  REQUIRE_THROWS_WITH(1.5 + zi({2}), Contains("[add]") && Contains("(2,)") && Contains("1.5"));
+  REQUIRE_THROWS_WITH(zi({2}) - 0.25, Contains("[sub]") && Contains("0.25"));
+  CHECK((i64({3, -4}, {2}) * 2.0 - 1.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{5, -9});
   REQUIRE_THROWS_WITH(add(z64({2}), zeros({2}, {DType::float64, kOtherCPU})), Contains("[add]") && Contains("tensors on"));
   // A fused expression checks its operands the same way.
   REQUIRE_THROWS_WITH(fuse([](Expr a, Expr b) { return a * b + a; }, z64({2, 3}), z64({3, 2})),
@@ -98,6 +103,10 @@ TEST_CASE("reductions: axes, empty inputs, degrees of freedom") {
   REQUIRE_THROWS_WITH(argmax(z64({2, 3}), 2), Contains("[argmax]") && Contains("axis 2"));
   REQUIRE_THROWS_WITH(argmin(z64({2, 0}), 1), Contains("[argmin]") && Contains("(2, 0)"));
   REQUIRE_THROWS_WITH(logsumexp(z64({2, 3}), {5}), Contains("axis 5") && Contains("rank 2"));
+  // Floating-point reductions refuse int64 (mean's 1/n would truncate to 0).
+  REQUIRE_THROWS_WITH(mean(zi({2, 3})), Contains("[mean]") && Contains("int64") && Contains("(2, 3)"));
+  REQUIRE_THROWS_WITH(var(zi({2, 3}), {1}), Contains("[var]") && Contains("int64") && Contains("(2, 3)"));
+  REQUIRE_THROWS_WITH(logsumexp(zi({2, 3})), Contains("[logsumexp]") && Contains("int64") && Contains("(2, 3)"));
 }
 
 TEST_CASE("softmax and layer_norm: axes, dtypes, parameter shapes") {
