@@ -47,6 +47,8 @@ Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis_) {
   shape[axis] = 0;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
+    if (t.device() != first.device())
+      fail("concat", "tensor {} is on {} but tensor 0 is on {}", i, to_string(t.device()), to_string(first.device()));
     check(t.rank() == first.rank() && t.dtype() == first.dtype() && t.device() == first.device(), "concat",
           "tensor {} is {} {} but tensor 0 is {} {}", i, to_string(t.shape()), to_string(t.dtype()),
           to_string(first.shape()), to_string(first.dtype()));
@@ -111,6 +113,9 @@ Tensor index_select(const Tensor& x, std::int64_t axis_, const Tensor& index) {
   check_index(index, "index_select");
   check(index.rank() == 1, "index_select", "indices must be 1-D, got shape {}", to_string(index.shape()));
   int axis = normalize_axis(axis_, x.rank(), "index_select");
+  if (index.device() != x.device())
+    fail("index_select", "input {} is on {} but the indices are on {}", to_string(x.shape()), to_string(x.device()),
+         to_string(index.device()));
   Shape shape = x.shape();
   shape[axis] = index.size(0);
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
@@ -124,6 +129,9 @@ Tensor gather(const Tensor& x, std::int64_t axis_, const Tensor& index) {
   MTTT_OP_SCOPE("gather");
   check_index(index, "gather");
   int axis = normalize_axis(axis_, x.rank(), "gather");
+  if (index.device() != x.device())
+    fail("gather", "input {} is on {} but the indices are on {}", to_string(x.shape()), to_string(x.device()),
+         to_string(index.device()));
   check(index.rank() == x.rank(), "gather", "index {} must have the rank of the input {}", to_string(index.shape()),
         to_string(x.shape()));
   for (int a = 0; a < x.rank(); ++a)

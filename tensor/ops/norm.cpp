@@ -15,6 +15,9 @@ Tensor layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, doub
   const std::int64_t d = x.size(-1);
   for (const Tensor* p : {&scale, &bias}) {
     if (!p->defined()) continue;
+    if (p->device() != x.device())
+      fail("layer_norm", "input is on {} but {} is on {}", to_string(x.device()), p == &scale ? "scale" : "bias",
+           to_string(p->device()));
     check(p->rank() == 1 && p->size(0) == d, "layer_norm", "input {}: {} has shape {}, expected ({},)",
           to_string(x.shape()), p == &scale ? "scale" : "bias", to_string(p->shape()), d);
     check(p->dtype() == x.dtype(), "layer_norm", "input is {} but {} is {}", to_string(x.dtype()),

@@ -122,6 +122,10 @@ TEST_CASE("softmax and layer_norm: axes, dtypes, parameter shapes") {
                       Contains("[layer_norm]") && Contains("float64") && Contains("float32"));
   REQUIRE_THROWS_WITH(layer_norm(zi({2, 3}), Tensor(), Tensor()), Contains("[layer_norm]") && Contains("int64"));
   REQUIRE_THROWS_WITH(layer_norm(z64({}), Tensor(), Tensor()), Contains("[layer_norm]") && Contains("scalar"));
+  REQUIRE_THROWS_WITH(layer_norm(z64({2, 3}), zeros({3}, {DType::float64, kOtherCPU}), Tensor()),
+                      Contains("[layer_norm]") && Contains("scale is on"));
+  REQUIRE_THROWS_WITH(layer_norm(z64({2, 3}), Tensor(), zeros({3}, {DType::float64, kOtherCPU})),
+                      Contains("[layer_norm]") && Contains("bias is on"));
 }
 
 TEST_CASE("index ops: shapes, dtypes and indices out of range") {
@@ -130,6 +134,12 @@ TEST_CASE("index ops: shapes, dtypes and indices out of range") {
   REQUIRE_THROWS_WITH(concat({z64({2, 3}), z32({2, 3})}), Contains("[concat]") && Contains("float32"));
   REQUIRE_THROWS_WITH(concat({z64({2, 3}), z64({2, 3, 1})}), Contains("[concat]") && Contains("(2, 3, 1)"));
   REQUIRE_THROWS_WITH(concat({}), Contains("[concat]"));
+  REQUIRE_THROWS_WITH(concat({z64({2}), zeros({2}, {DType::float64, kOtherCPU})}),
+                      Contains("[concat]") && Contains("tensor 1 is on"));
+  REQUIRE_THROWS_WITH(index_select(z64({3, 2}), 0, zeros({1}, {DType::int64, kOtherCPU})),
+                      Contains("[index_select]") && Contains("(3, 2)") && Contains("indices are on"));
+  REQUIRE_THROWS_WITH(gather(z64({3, 2}), 0, zeros({3, 2}, {DType::int64, kOtherCPU})),
+                      Contains("[gather]") && Contains("(3, 2)") && Contains("indices are on"));
   REQUIRE_THROWS_WITH(concat({z64({})}), Contains("[concat]") && Contains("stack"));
   REQUIRE_THROWS_WITH(concat({z64({2, 3})}, 2), Contains("[concat]") && Contains("axis 2"));
   REQUIRE_THROWS_WITH(stack({z64({2, 3}), z64({2, 3})}, -4), Contains("[stack]") && Contains("axis -4"));
