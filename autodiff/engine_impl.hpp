@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "autodiff/engine.hpp"
 #include "autodiff/grad_mode.hpp"
@@ -12,6 +14,10 @@
 
 namespace mttt::autodiff {
 
+// One reverse sweep. Nodes are scattered over the heap and a long tape outgrows the caches,
+// so the sweep reads each node as few times as it can: the collection pass copies what the
+// later passes need (creation number, leaf or not, input edges) into contiguous arrays, and
+// the reverse pass touches a node only to run its rule.
 template <class V> class Sweep {
  public:
   using Traits = ValueTraits<V>;
@@ -19,43 +25,59 @@ template <class V> class Sweep {
 
   // Collects every node reachable from the roots, in decreasing creation order.
   explicit Sweep(const std::vector<V>& outputs) {
-    std::vector<NodeP> stack;
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-      NodeP root = Traits::node(outputs[i]).get();
-      if (!root)
+    // Every root is checked before any node is marked: a throw must leave no mark behind.
+    for (std::size_t i = 0; i < outputs.size(); ++i)
+      if (!Traits::node(outputs[i]))
         throw std::runtime_error("[grad] output " + std::to_string(i) + " (" + Traits::describe(outputs[i]) +
                                  ") does not require grad: nothing on the tape leads to it");
-      visit(root, stack);
+    for (const auto& output : outputs) visit(Traits::node(output).get());
+    // Breadth first over the visited list itself. While the sweep lives, a node's slot_ is its
+    // index in that list (and marks it as visited).
+    std::vector<std::int64_t> visit_edges, visit_edge_begin{0};
+    for (std::size_t v = 0; v < visited_.size(); ++v) {
+      for (const auto& input : visited_[v].node->inputs_) {
+        if (input) visit(input.get());
+        visit_edges.push_back(input ? input->slot_ : -1);
+      }
+      visit_edge_begin.push_back(static_cast<std::int64_t>(visit_edges.size()));
     }
-    while (!stack.empty()) {
-      NodeP node = stack.back();
-      stack.pop_back();
-      for (const auto& input : node->inputs_)
-        if (input) visit(input.get(), stack);
+    const std::size_t n = visited_.size();
+    std::vector<std::pair<std::uint64_t, std::int64_t>> by_sequence(n);
+    for (std::size_t v = 0; v < n; ++v) by_sequence[v] = {visited_[v].sequence, static_cast<std::int64_t>(v)};
+    std::sort(by_sequence.begin(), by_sequence.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    position_.resize(n);
+    for (std::size_t k = 0; k < n; ++k) position_[by_sequence[k].second] = static_cast<std::int64_t>(k);
+    order_.resize(n);
+    leaf_.resize(n);
+    edge_begin_.assign(1, 0);
+    edges_.reserve(visit_edges.size());
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::int64_t v = by_sequence[k].second;
+      order_[k] = visited_[v].node;
+      leaf_[k] = visited_[v].leaf;
+      for (std::int64_t e = visit_edge_begin[v]; e < visit_edge_begin[v + 1]; ++e)
+        edges_.push_back(visit_edges[e] < 0 ? -1 : position_[visit_edges[e]]);
+      edge_begin_.push_back(static_cast<std::int64_t>(edges_.size()));
     }
-    std::sort(order_.begin(), order_.end(), [](NodeP a, NodeP b) { return a->sequence_ > b->sequence_; });
-    for (std::size_t i = 0; i < order_.size(); ++i) order_[i]->slot_ = static_cast<std::int64_t>(i);
-    cotangents_.resize(order_.size());
-    needed_.assign(order_.size(), false);
+    visited_.clear();
+    cotangents_.resize(n);
+    needed_.assign(n, false);
   }
 
   ~Sweep() {
-    for (NodeP node : order_) node->slot_ = -1;
+    for (std::size_t k = reset_from_; k < order_.size(); ++k) order_[k]->slot_ = -1;
   }
 
   Sweep(const Sweep&) = delete;
   Sweep& operator=(const Sweep&) = delete;
 
-  std::int64_t slot(const Node<V>* node) const { return node->slot_; }
-
   // A node is needed when it is a target or leads to one; inputs come before their users,
-  // so one pass in creation order settles it.
+  // so one pass in creation order settles it. is_target(node, is_leaf) may not read the node.
   template <class IsTarget> void mark_needed(IsTarget&& is_target) {
     for (std::size_t k = order_.size(); k-- > 0;) {
-      NodeP node = order_[k];
-      bool needed = is_target(node);
-      for (const auto& input : node->inputs_)
-        needed = needed || (input && needed_[input->slot_]);
+      bool needed = is_target(order_[k], static_cast<bool>(leaf_[k]));
+      for (std::int64_t e = edge_begin_[k]; !needed && e < edge_begin_[k + 1]; ++e)
+        needed = edges_[e] >= 0 && needed_[edges_[e]];
       needed_[k] = needed;
     }
   }
@@ -77,7 +99,7 @@ template <class V> class Sweep {
                                    " but output " + std::to_string(i) + " is " + Traits::describe(outputs[i]));
         seed = grad_outputs[i];
       }
-      accumulate(Traits::node(outputs[i])->slot_, seed);
+      accumulate(position_[Traits::node(outputs[i])->slot_], seed);
     }
   }
 
@@ -86,15 +108,18 @@ template <class V> class Sweep {
   template <class OnReached> void run(bool create_graph, bool retain_graph, OnReached&& on_reached) {
     GradModeScope mode(create_graph);
     for (std::size_t k = 0; k < order_.size(); ++k) {
-      if (!needed_[k] || !Traits::defined(cotangents_[k])) continue;
       NodeP node = order_[k];
+      // Edges are resolved already: the node's mark can go now, while the node is in cache.
+      node->slot_ = -1;
+      reset_from_ = k + 1;
+      if (!needed_[k] || !Traits::defined(cotangents_[k])) continue;
       V cotangent = std::move(cotangents_[k]);
       cotangents_[k] = V();
       if (!on_reached(node, cotangent)) continue;
+      const std::int64_t first = edge_begin_[k], count = edge_begin_[k + 1] - first;
       std::uint64_t mask = 0;
-      const auto& inputs = node->inputs_;
-      for (std::size_t j = 0; j < inputs.size(); ++j)
-        if (inputs[j] && needed_[inputs[j]->slot_]) mask |= std::uint64_t{1} << j;
+      for (std::int64_t j = 0; j < count; ++j)
+        if (edges_[first + j] >= 0 && needed_[edges_[first + j]]) mask |= std::uint64_t{1} << j;
       if (!mask) continue;
       std::vector<V> input_cotangents;
       {
@@ -103,33 +128,45 @@ template <class V> class Sweep {
         input_cotangents = node->vjp(cotangent, NeedsGrad(mask));
       }
       if (!retain_graph) node->release_saved();
-      for (std::size_t j = 0; j < inputs.size(); ++j) {
-        if (!((mask >> j) & 1u) || j >= input_cotangents.size() || !Traits::defined(input_cotangents[j])) continue;
+      for (std::int64_t j = 0; j < count; ++j) {
+        if (!((mask >> j) & 1u) || j >= static_cast<std::int64_t>(input_cotangents.size()) ||
+            !Traits::defined(input_cotangents[j]))
+          continue;
         if (anomaly_enabled() && !Traits::all_finite(input_cotangents[j]))
           throw std::runtime_error(std::string("[anomaly] the backward rule of '") + node->name() +
                                    "' produced NaN or Inf in the cotangent of its input " + std::to_string(j) + " (" +
                                    Traits::describe(input_cotangents[j]) + ")");
-        accumulate(inputs[j]->slot_, input_cotangents[j]);
+        accumulate(edges_[first + j], input_cotangents[j]);
       }
     }
   }
 
  private:
-  void visit(NodeP node, std::vector<NodeP>& stack) {
+  struct Visited {
+    NodeP node;
+    std::uint64_t sequence;
+    bool leaf;
+  };
+
+  void visit(NodeP node) {
     if (node->slot_ != -1) return;
-    node->slot_ = -2;  // seen
-    order_.push_back(node);
-    stack.push_back(node);
+    node->slot_ = static_cast<std::int64_t>(visited_.size());
+    visited_.push_back({node, node->sequence_, node->is_leaf()});
   }
 
-  void accumulate(std::int64_t slot, const V& value) {
-    V& total = cotangents_[slot];
+  void accumulate(std::int64_t k, const V& value) {
+    V& total = cotangents_[k];
     total = Traits::defined(total) ? Traits::add(total, value) : value;
   }
 
-  std::vector<NodeP> order_;
+  std::vector<Visited> visited_;         // collection order (emptied once sorted)
+  std::vector<std::int64_t> position_;   // collection index -> position in order_
+  std::vector<NodeP> order_;             // decreasing creation order
+  std::vector<char> leaf_;
+  std::vector<std::int64_t> edge_begin_, edges_;  // inputs of order_[k]: positions, -1 for none
   std::vector<V> cotangents_;
   std::vector<bool> needed_;
+  std::size_t reset_from_ = 0;           // order_[k]->slot_ is still set for k >= reset_from_
 };
 
 template <class V>
@@ -144,7 +181,7 @@ std::vector<V> grad(const std::vector<V>& outputs, const std::vector<V>& inputs,
   Sweep<V> sweep(outputs);
   std::vector<V> results(inputs.size());
   // slot -> indices of the inputs that share that node
-  auto is_target = [&](const Node<V>* node) {
+  auto is_target = [&](const Node<V>* node, bool) {
     for (const auto& input : inputs)
       if (Traits::node(input).get() == node) return true;
     return false;
@@ -169,7 +206,7 @@ std::vector<V> grad(const std::vector<V>& outputs, const std::vector<V>& inputs,
 template <class V> void backward(const std::vector<V>& outputs, const std::vector<V>& grad_outputs, bool retain_graph) {
   using Traits = ValueTraits<V>;
   Sweep<V> sweep(outputs);
-  sweep.mark_needed([](const Node<V>* node) { return node->is_leaf(); });
+  sweep.mark_needed([](const Node<V>*, bool leaf) { return leaf; });
   sweep.seed(outputs, grad_outputs);
   sweep.run(false, retain_graph, [](Node<V>* node, const V& cotangent) {
     if (!node->is_leaf()) return true;

@@ -11,7 +11,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
+
+#include "autodiff/small_vector.hpp"
 
 namespace mttt::autodiff {
 
@@ -29,11 +32,13 @@ class NeedsGrad {
 // What the engine needs to know about the values it differentiates (see engine.hpp).
 template <class V> struct ValueTraits;
 
-template <class V> class Node : public std::enable_shared_from_this<Node<V>> {
+template <class V> class Node {
  public:
   using Ptr = std::shared_ptr<Node>;
+  // Most ops have one to three inputs: kept inline (see small_vector.hpp).
+  using Inputs = SmallVector<Ptr, 3>;
 
-  Node(const char* name, std::vector<Ptr> inputs);
+  Node(const char* name, Inputs inputs);
   virtual ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -48,7 +53,7 @@ template <class V> class Node : public std::enable_shared_from_this<Node<V>> {
 
   const char* name() const { return name_; }
   std::uint64_t sequence() const { return sequence_; }
-  const std::vector<Ptr>& inputs() const { return inputs_; }
+  std::span<const Ptr> inputs() const { return {inputs_.data(), inputs_.size()}; }
 
   // Nodes alive in this process: the leak test of the engine watches it.
   static std::int64_t live_count() { return live_.load(std::memory_order_relaxed); }
@@ -58,7 +63,7 @@ template <class V> class Node : public std::enable_shared_from_this<Node<V>> {
 
   const char* name_;
   std::uint64_t sequence_;
-  std::vector<Ptr> inputs_;
+  Inputs inputs_;
   std::int64_t slot_ = -1;  // index of this node in the sweep that is visiting it, else -1
 
   static inline std::atomic<std::uint64_t> next_sequence_{0};
@@ -80,7 +85,7 @@ template <class V> class LeafNode final : public Node<V> {
 // captures are the saved values.
 template <class V, class Rule> class FunctionNode final : public Node<V> {
  public:
-  FunctionNode(const char* name, std::vector<typename Node<V>::Ptr> inputs, Rule rule)
+  FunctionNode(const char* name, typename Node<V>::Inputs inputs, Rule rule)
       : Node<V>(name, std::move(inputs)), rule_(std::move(rule)) {}
 
   std::vector<V> vjp(const V& cotangent, NeedsGrad needs) override;
@@ -93,10 +98,12 @@ template <class V, class Rule> class FunctionNode final : public Node<V> {
 // A node whose rule also receives the op's own output, `rule(cotangent, needs, output)`,
 // re-attached to this node. Rules written in terms of the output (softmax's) stay
 // differentiable, while the node keeps only the output's values (holding the output itself
-// would be a reference cycle).
-template <class V, class Rule> class OutputFunctionNode final : public Node<V> {
+// would be a reference cycle). Only this kind of node derives from enable_shared_from_this:
+// the others save its weak count, two atomic updates per node.
+template <class V, class Rule>
+class OutputFunctionNode final : public Node<V>, public std::enable_shared_from_this<OutputFunctionNode<V, Rule>> {
  public:
-  OutputFunctionNode(const char* name, std::vector<typename Node<V>::Ptr> inputs, V output_values, Rule rule)
+  OutputFunctionNode(const char* name, typename Node<V>::Inputs inputs, V output_values, Rule rule)
       : Node<V>(name, std::move(inputs)), output_(std::move(output_values)), rule_(std::move(rule)) {}
 
   std::vector<V> vjp(const V& cotangent, NeedsGrad needs) override;

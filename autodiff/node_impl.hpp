@@ -14,18 +14,23 @@ struct Teardown {
   bool draining = false;
   std::vector<std::shared_ptr<void>> pending;
 };
-inline thread_local Teardown t_teardown;
+// Not inlined, so that a destructor looks the thread_local up once (GCC repeats the lookup,
+// a call in a shared library, at every access otherwise).
+[[gnu::noinline]] inline Teardown& teardown_list() {
+  thread_local Teardown teardown;
+  return teardown;
+}
 }  // namespace detail
 
 template <class V>
-Node<V>::Node(const char* name, std::vector<Ptr> inputs)
+Node<V>::Node(const char* name, Inputs inputs)
     : name_(name), sequence_(next_sequence_.fetch_add(1, std::memory_order_relaxed)), inputs_(std::move(inputs)) {
   live_.fetch_add(1, std::memory_order_relaxed);
 }
 
 template <class V> Node<V>::~Node() {
   live_.fetch_sub(1, std::memory_order_relaxed);
-  auto& teardown = detail::t_teardown;
+  auto& teardown = detail::teardown_list();
   for (auto& input : inputs_)
     if (input && input.use_count() == 1) teardown.pending.push_back(std::move(input));
   if (teardown.draining) return;

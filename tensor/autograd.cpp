@@ -41,8 +41,8 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 
 namespace detail {
 
-std::vector<NodePtr> recording_inputs(const std::vector<Tensor>& inputs) {
-  std::vector<NodePtr> nodes;
+NodeList recording_inputs(std::span<const Tensor> inputs) {
+  NodeList nodes;
   if (!grad_enabled()) return nodes;
   bool any = false;
   for (const auto& t : inputs) any = any || t.requires_grad();

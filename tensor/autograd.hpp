@@ -14,6 +14,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "autodiff/grad_mode.hpp"
 #include "autodiff/profiler.hpp"
 #include "tensor/core.hpp"
+#include "tensor/object_pool.hpp"
 
 namespace mttt {
 
@@ -44,18 +46,22 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 using OpScope = autodiff::ProfileScope;
 #define MTTT_OP_SCOPE(name) ::mttt::autodiff::ProfileScope mttt_op_scope_((name), ::mttt::autodiff::Phase::forward)
 
+// The input nodes of a recorded op (inline up to three).
+using NodeList = Node::Inputs;
+
 namespace detail {
-// The nodes of the inputs that require grad; empty when nothing is to be recorded.
-std::vector<NodePtr> recording_inputs(const std::vector<Tensor>& inputs);
+// The nodes of the inputs (null for those that do not require grad); empty when nothing is to
+// be recorded.
+NodeList recording_inputs(std::span<const Tensor> inputs);
 void attach(const Tensor& out, NodePtr node);
 void check_anomaly(const char* op, const Tensor& out);
 [[noreturn]] void first_order_only(const char* op);
 }  // namespace detail
 
-template <class Rule> Tensor record_nodes(const char* op, const Tensor& out, std::vector<NodePtr> nodes, Rule&& rule) {
+template <class Rule> Tensor record_nodes(const char* op, const Tensor& out, NodeList nodes, Rule&& rule) {
   if (autodiff::anomaly_enabled()) detail::check_anomaly(op, out);
   if (nodes.empty()) return out;
-  auto node = std::make_shared<autodiff::FunctionNode<Tensor, std::decay_t<Rule>>>(op, std::move(nodes),
+  auto node = pool::make_shared<autodiff::FunctionNode<Tensor, std::decay_t<Rule>>>(op, std::move(nodes),
                                                                                   std::forward<Rule>(rule));
   detail::attach(out, std::move(node));
   return out;
@@ -65,9 +71,9 @@ template <class Rule> Tensor record_nodes(const char* op, const Tensor& out, std
 template <class Rule>
 Tensor record_with_output(const char* op, const Tensor& out, std::initializer_list<Tensor> inputs, Rule&& rule) {
   if (autodiff::anomaly_enabled()) detail::check_anomaly(op, out);
-  auto nodes = detail::recording_inputs(std::vector<Tensor>(inputs));
+  auto nodes = detail::recording_inputs({inputs.begin(), inputs.size()});
   if (nodes.empty()) return out;
-  auto node = std::make_shared<autodiff::OutputFunctionNode<Tensor, std::decay_t<Rule>>>(
+  auto node = pool::make_shared<autodiff::OutputFunctionNode<Tensor, std::decay_t<Rule>>>(
       op, std::move(nodes), out.detach(), std::forward<Rule>(rule));
   detail::attach(out, std::move(node));
   return out;
@@ -75,7 +81,7 @@ Tensor record_with_output(const char* op, const Tensor& out, std::initializer_li
 
 template <class Rule>
 Tensor record(const char* op, const Tensor& out, std::initializer_list<Tensor> inputs, Rule&& rule) {
-  std::vector<NodePtr> nodes;
+  NodeList nodes;
   if (grad_enabled()) {
     bool any = false;
     for (const auto& t : inputs) any = any || t.requires_grad();

@@ -4,6 +4,7 @@
 
 #include "tensor/autograd.hpp"
 #include "tensor/backend/backend.hpp"
+#include "tensor/object_pool.hpp"
 #include "tensor/ops/elementwise.hpp"
 #include "tensor/ops/shape_ops.hpp"
 
@@ -15,15 +16,14 @@ Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(devi
 
 Storage::~Storage() { backend_->deallocate(data_, std::max<std::size_t>(bytes_, 1)); }
 
-TensorImpl& Tensor::impl() const {
-  if (!impl_) throw_error("tensor", "use of an undefined tensor");
-  return *impl_;
-}
+void Tensor::undefined_error() { throw_error("tensor", "use of an undefined tensor"); }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (auto d : shape) check(d >= 0, "empty", "negative dimension in shape {}", mttt::to_string(shape));
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(mttt::numel(shape)) * itemsize(dtype), device);
+  // The message is formatted only on failure: this runs for every tensor an op creates.
+  for (auto d : shape)
+    if (d < 0) fail("empty", "negative dimension in shape {}", mttt::to_string(shape));
+  auto impl = pool::make_shared<TensorImpl>();
+  impl->storage = pool::make_shared<Storage>(static_cast<std::size_t>(mttt::numel(shape)) * itemsize(dtype), device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -32,7 +32,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::view_of(std::shared_ptr<Storage> storage, const Shape& shape, const Strides& strides,
                        std::int64_t offset, DType dtype) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = pool::make_shared<TensorImpl>();
   impl->storage = std::move(storage);
   impl->shape = shape;
   impl->strides = strides;
@@ -54,8 +54,8 @@ bool Tensor::is_contiguous() const {
 }
 
 template <class T> T* Tensor::data() const {
-  check(dtype() == dtype_of<T>(), "data", "tensor holds {}, not {}", mttt::to_string(dtype()),
-        mttt::to_string(dtype_of<T>()));
+  if (dtype() != dtype_of<T>())
+    fail("data", "tensor holds {}, not {}", mttt::to_string(dtype()), mttt::to_string(dtype_of<T>()));
   return static_cast<T*>(storage()->data()) + offset();
 }
 
@@ -75,8 +75,8 @@ Tensor& Tensor::requires_grad_(bool value) {
     i.node.reset();
     return *this;
   }
-  check(is_floating(dtype()), "requires_grad_", "only floating-point tensors can require grad, not {}",
-        mttt::to_string(dtype()));
+  if (!is_floating(dtype()))
+    fail("requires_grad_", "only floating-point tensors can require grad, not {}", mttt::to_string(dtype()));
   if (!i.node) i.node = std::make_shared<autodiff::LeafNode<Tensor>>();
   check(i.node->is_leaf(), "requires_grad_", "the tensor was produced by '{}'; only leaves can be marked",
         i.node->name());
@@ -95,8 +95,9 @@ void Tensor::set_grad(const Tensor& grad) {
   const auto& node = impl().node;
   check(node && node->is_leaf(), "set_grad", "only leaves that require grad hold a gradient");
   if (grad.defined())
-    check(grad.shape() == shape(), "set_grad", "gradient shape {} differs from the tensor's {}",
-          mttt::to_string(grad.shape()), mttt::to_string(shape()));
+    if (grad.shape() != shape())
+      fail("set_grad", "gradient shape {} differs from the tensor's {}", mttt::to_string(grad.shape()),
+           mttt::to_string(shape()));
   static_cast<autodiff::LeafNode<Tensor>&>(*node).grad = grad.defined() ? grad.detach() : Tensor();
 }
 
@@ -118,7 +119,7 @@ template <class T> std::vector<T> Tensor::to_vector() const {
 }
 
 template <class T> T Tensor::item() const {
-  check(numel() == 1, "item", "item() needs a single-element tensor, got shape {}", mttt::to_string(shape()));
+  if (numel() != 1) fail("item", "item() needs a single-element tensor, got shape {}", mttt::to_string(shape()));
   return to_vector<T>()[0];
 }
 

@@ -85,10 +85,16 @@ class Tensor {
   template <class T> std::vector<T> to_vector() const;
   std::string to_string(int max_elements = 64) const;
 
-  TensorImpl& impl() const;
+  // Inline: every accessor above goes through it.
+  TensorImpl& impl() const {
+    if (!impl_) [[unlikely]] undefined_error();
+    return *impl_;
+  }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
  private:
+  [[noreturn]] static void undefined_error();
+
   std::shared_ptr<TensorImpl> impl_;
 };
 

@@ -44,8 +44,8 @@ Tensor eye(std::int64_t n, TensorOptions options) {
 
 namespace {
 template <class T> Tensor from_host(const std::vector<T>& values, const Shape& shape, TensorOptions options) {
-  check(static_cast<std::int64_t>(values.size()) == numel(shape), "from_vector", "{} values for shape {} ({} elements)",
-        values.size(), to_string(shape), numel(shape));
+  if (static_cast<std::int64_t>(values.size()) != numel(shape))
+    fail("from_vector", "{} values for shape {} ({} elements)", values.size(), to_string(shape), numel(shape));
   Tensor host = Tensor::empty(shape, dtype_of<T>(), options.device);
   backend(options.device).copy_from_host(values.data(), host);
   return cast(host, options.dtype);
@@ -63,7 +63,7 @@ Tensor from_vector(const std::vector<std::int64_t>& values, const Shape& shape, 
 }
 
 Tensor uniform(const Shape& shape, double low, double high, TensorOptions options, Generator* generator) {
-  check(is_floating(options.dtype), "uniform", "needs a floating dtype, got {}", to_string(options.dtype));
+  if (!is_floating(options.dtype)) fail("uniform", "needs a floating dtype, got {}", to_string(options.dtype));
   Tensor t = empty(shape, options);
   Generator& g = generator ? *generator : default_generator();
   backend(options.device).uniform(g.take(static_cast<std::uint64_t>(t.numel())), low, high, t);
@@ -71,7 +71,7 @@ Tensor uniform(const Shape& shape, double low, double high, TensorOptions option
 }
 
 Tensor normal(const Shape& shape, double mean, double stddev, TensorOptions options, Generator* generator) {
-  check(is_floating(options.dtype), "normal", "needs a floating dtype, got {}", to_string(options.dtype));
+  if (!is_floating(options.dtype)) fail("normal", "needs a floating dtype, got {}", to_string(options.dtype));
   Tensor t = empty(shape, options);
   Generator& g = generator ? *generator : default_generator();
   backend(options.device).normal(g.take(static_cast<std::uint64_t>(t.numel())), mean, stddev, t);

@@ -22,6 +22,8 @@ template <class... Args>
   throw_error(op, fmt::format(format, std::forward<Args>(args)...));
 }
 
+// The message's arguments are evaluated even when the condition holds: on hot paths, where
+// they would cost (to_string of a shape runs fmt), write `if (!condition) fail(...)` instead.
 template <class... Args>
 void check(bool condition, std::string_view op, fmt::format_string<Args...> format, Args&&... args) {
   if (!condition) throw_error(op, fmt::format(format, std::forward<Args>(args)...));

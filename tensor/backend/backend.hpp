@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "tensor/backend/caching_allocator.hpp"
@@ -37,9 +38,11 @@ class Backend {
   virtual void copy_to_host(const Tensor& src, void* host) = 0;
 
   // --- compute -------------------------------------------------------------------------
-  // out (contiguous, the broadcast shape) = program(inputs broadcast to out's shape).
-  // Inputs the program does not read may be undefined.
-  virtual void elementwise(const expr::Program& program, const std::vector<Tensor>& inputs, const Tensor& out) = 0;
+  // outs[j] (contiguous, the broadcast shape) = output j of program(inputs broadcast to that
+  // shape), all outputs in one pass; one per program output. Inputs the program does not read
+  // may be undefined.
+  virtual void elementwise(const expr::Program& program, std::span<const Tensor> inputs,
+                           std::span<const Tensor> outs) = 0;
   // Reduces the axes set in `axes` (bit i = axis i); out has x's shape with those axes of
   // size 1 and is contiguous; for argmax/argmin it is int64.
   virtual void reduce(ReduceOp op, const Tensor& x, std::uint32_t axes, const Tensor& out) = 0;

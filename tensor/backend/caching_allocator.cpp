@@ -17,14 +17,18 @@ std::size_t CachingAllocator::round_size(std::size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
+std::vector<void*>& CachingAllocator::free_list(std::size_t size) {
+  return size <= kSmallClasses * 64 ? small_free_[size / 64 - 1] : free_[size];
+}
+
 void* CachingAllocator::allocate(std::size_t bytes) {
   std::size_t size = round_size(bytes);
   std::lock_guard lock(mutex_);
   void* pointer = nullptr;
-  auto it = free_.find(size);
-  if (it != free_.end() && !it->second.empty()) {
-    pointer = it->second.back();
-    it->second.pop_back();
+  std::vector<void*>& list = free_list(size);
+  if (!list.empty()) {
+    pointer = list.back();
+    list.pop_back();
     stats_.bytes_cached -= static_cast<std::int64_t>(size);
     stats_.cache_hits += 1;
   } else {
@@ -48,7 +52,7 @@ void CachingAllocator::deallocate(void* pointer, std::size_t bytes) {
   std::size_t size = round_size(bytes);
   std::lock_guard lock(mutex_);
   stats_.bytes_in_use -= static_cast<std::int64_t>(size);
-  free_[size].push_back(pointer);
+  free_list(size).push_back(pointer);
   stats_.bytes_cached += static_cast<std::int64_t>(size);
   if (static_cast<std::size_t>(stats_.bytes_cached) > cache_limit_) release_cached_locked();
 }
@@ -69,6 +73,10 @@ void CachingAllocator::empty_cache() {
 }
 
 void CachingAllocator::release_cached_locked() {
+  for (std::size_t c = 0; c < kSmallClasses; ++c) {
+    for (void* p : small_free_[c]) raw_->deallocate(p, (c + 1) * 64);
+    small_free_[c].clear();
+  }
   for (auto& [size, pointers] : free_)
     for (void* p : pointers) raw_->deallocate(p, size);
   free_.clear();

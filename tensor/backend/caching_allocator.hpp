@@ -4,6 +4,7 @@
 // and is unit-tested on the host.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,10 +48,16 @@ class CachingAllocator {
 
  private:
   void release_cached_locked();
+  // The free list of a rounded size: small classes (every tensor of a scalar loop) are indexed
+  // directly, without hashing.
+  std::vector<void*>& free_list(std::size_t size);
+
+  static constexpr std::size_t kSmallClasses = 1024 / 64;
 
   std::unique_ptr<RawAllocator> raw_;
   std::size_t cache_limit_;
   mutable std::mutex mutex_;
+  std::array<std::vector<void*>, kSmallClasses> small_free_;  // 64, 128, ..., 1024 bytes
   std::unordered_map<std::size_t, std::vector<void*>> free_;
   MemoryStats stats_;
 };

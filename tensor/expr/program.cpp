@@ -1,6 +1,8 @@
 #include "tensor/expr/program.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -109,28 +111,22 @@ double evaluate(OpCode op, double a, double b, double c, double imm) {
 }
 
 Program::Program(std::vector<Instr> code, std::int32_t output, int num_inputs)
-    : code_(std::move(code)), output_(output), num_inputs_(num_inputs), vjp_cache_(num_inputs) {}
+    : Program(std::move(code), std::vector<std::int32_t>{output}, num_inputs) {}
 
-int Program::compute_count() const {
-  int n = 0;
-  for (const auto& instr : code_) n += instr.op != OpCode::input && instr.op != OpCode::constant;
-  return n;
+Program::Program(std::vector<Instr> code, std::vector<std::int32_t> outputs, int num_inputs)
+    : code_(std::move(code)), outputs_(std::move(outputs)), num_inputs_(num_inputs), reads_(num_inputs, 0),
+      vjp_cache_(num_inputs), vjp_ready_(num_inputs) {
+  // Computed once here: apply_program asks for them on every call.
+  for (const auto& instr : code_) {
+    if (instr.op == OpCode::input) reads_[instr.a] = 1;
+    else compute_count_ += instr.op != OpCode::constant;
+  }
+  if (compute_count_ == 1 && outputs_.size() == 1) op_name_ = name(code_[outputs_.front()].op);
 }
 
 bool Program::is_zero() const {
-  const Instr& out = code_[output_];
+  const Instr& out = code_[output()];
   return out.op == OpCode::constant && out.imm == 0;
-}
-
-bool Program::reads(int k) const {
-  for (const auto& instr : code_)
-    if (instr.op == OpCode::input && instr.a == k) return true;
-  return false;
-}
-
-const char* Program::op_name() const {
-  if (compute_count() == 1) return name(code_[output_].op);
-  return "fused";
 }
 
 std::string Program::describe() const {
@@ -147,22 +143,62 @@ std::string Program::describe() const {
       default: text[i] = fmt::format("{}({}, {}, {})", name(in.op), text[in.a], text[in.b], text[in.c]);
     }
   }
-  return text[output_];
+  return text[output()];
 }
 
-ProgramPtr Program::vjp(int k) const {
+const ProgramPtr& Program::vjp(int k) const {
+  if (vjp_ready_[k].load(std::memory_order_acquire)) return vjp_cache_[k];
+  if (outputs_.size() != 1) throw std::logic_error("[vjp] internal error: a multi-output program has no single vjp");
   std::lock_guard lock(cache_mutex_);
-  if (!vjp_cache_[k]) vjp_cache_[k] = build_vjp(*this, k);
+  if (!vjp_cache_[k]) {
+    vjp_cache_[k] = build_vjp(*this, k);
+    vjp_ready_[k].store(true, std::memory_order_release);
+  }
   return vjp_cache_[k];
 }
 
-ProgramPtr intern(std::vector<Instr> code, std::int32_t output, int num_inputs) {
+const JointVjp& Program::joint_vjp(std::uint64_t mask) const {
+  {
+    std::lock_guard lock(cache_mutex_);
+    for (const auto& [m, joint] : joint_cache_)
+      if (m == mask) return *joint;
+  }
+  // Each vjp program is replayed into one builder: its common-subexpression elimination merges
+  // what the cotangents share, and every output is computed by the very instructions of its
+  // own vjp program, so the values are those of the separate programs.
+  auto joint = std::make_unique<JointVjp>();
+  Builder b(num_inputs_ + 1);
+  std::vector<std::int32_t> outputs;
+  for (int k = 0; k < num_inputs_ && k < 64; ++k) {
+    if (!((mask >> k) & 1u)) continue;
+    const ProgramPtr& single = vjp(k);
+    if (single->is_zero()) continue;
+    std::vector<std::int32_t> reg(single->code().size());
+    for (std::size_t i = 0; i < reg.size(); ++i) {
+      const Instr& in = single->code()[i];
+      if (in.op == OpCode::input) reg[i] = b.input(in.a);
+      else if (in.op == OpCode::constant) reg[i] = b.constant(in.imm);
+      else reg[i] = b.op(in.op, reg[in.a], in.b >= 0 ? reg[in.b] : -1, in.c >= 0 ? reg[in.c] : -1, in.imm);
+    }
+    outputs.push_back(reg[single->output()]);
+    joint->inputs.push_back(k);
+  }
+  if (!outputs.empty()) joint->program = b.finish(outputs);
+  std::lock_guard lock(cache_mutex_);
+  for (const auto& [m, existing] : joint_cache_)
+    if (m == mask) return *existing;  // another thread built it meanwhile
+  joint_cache_.emplace_back(mask, std::move(joint));
+  return *joint_cache_.back().second;
+}
+
+ProgramPtr intern(std::vector<Instr> code, std::vector<std::int32_t> outputs, int num_inputs) {
   struct Table {
     std::mutex mutex;
     std::unordered_multimap<std::size_t, ProgramPtr> programs;
   };
   static Table* table = new Table;  // outlives every static tensor
-  std::size_t hash = std::hash<std::int64_t>()(output) ^ (std::size_t(num_inputs) << 20);
+  std::size_t hash = std::size_t(num_inputs) << 20;
+  for (std::int32_t output : outputs) hash = hash * 31 + std::hash<std::int64_t>()(output);
   for (const auto& in : code) {
     std::size_t h = (std::size_t(in.op) | (std::size_t(std::uint32_t(in.a)) << 8)) ^
                     (std::size_t(std::uint32_t(in.b)) << 24) ^ (std::size_t(std::uint32_t(in.c)) << 40) ^
@@ -173,10 +209,10 @@ ProgramPtr intern(std::vector<Instr> code, std::int32_t output, int num_inputs) 
   auto [begin, end] = table->programs.equal_range(hash);
   for (auto it = begin; it != end; ++it) {
     const Program& p = *it->second;
-    if (p.output() == output && p.num_inputs() == num_inputs && p.code() == code) return it->second;
+    if (p.outputs() == outputs && p.num_inputs() == num_inputs && p.code() == code) return it->second;
   }
   if (table->programs.size() > 4096) table->programs.clear();
-  auto program = std::make_shared<const Program>(std::move(code), output, num_inputs);
+  auto program = std::make_shared<const Program>(std::move(code), std::move(outputs), num_inputs);
   table->programs.emplace(hash, program);
   return program;
 }
@@ -239,11 +275,17 @@ std::int32_t Builder::emit(const Instr& instr) {
   return static_cast<std::int32_t>(code_.size() - 1);
 }
 
-ProgramPtr Builder::finish(std::int32_t output) const {
-  // Dead-code elimination: keep what the output depends on, in order.
+ProgramPtr Builder::finish(std::int32_t output) const { return finish(std::vector<std::int32_t>{output}); }
+
+ProgramPtr Builder::finish(const std::vector<std::int32_t>& outputs) const {
+  // Dead-code elimination: keep what the outputs depend on, in order.
   std::vector<bool> live(code_.size(), false);
-  live[output] = true;
-  for (std::int32_t i = output; i >= 0; --i) {
+  std::int32_t last = 0;
+  for (std::int32_t output : outputs) {
+    live[output] = true;
+    last = std::max(last, output);
+  }
+  for (std::int32_t i = last; i >= 0; --i) {
     if (!live[i]) continue;
     const Instr& in = code_[i];
     if (in.op == OpCode::input || in.op == OpCode::constant) continue;
@@ -252,7 +294,7 @@ ProgramPtr Builder::finish(std::int32_t output) const {
   }
   std::vector<std::int32_t> remap(code_.size(), -1);
   std::vector<Instr> code;
-  for (std::int32_t i = 0; i <= output; ++i) {
+  for (std::int32_t i = 0; i <= last; ++i) {
     if (!live[i]) continue;
     Instr in = code_[i];
     if (in.op != OpCode::input && in.op != OpCode::constant) {
@@ -263,7 +305,9 @@ ProgramPtr Builder::finish(std::int32_t output) const {
     remap[i] = static_cast<std::int32_t>(code.size());
     code.push_back(in);
   }
-  return intern(std::move(code), remap[output], num_inputs_);
+  std::vector<std::int32_t> remapped;
+  for (std::int32_t output : outputs) remapped.push_back(remap[output]);
+  return intern(std::move(code), std::move(remapped), num_inputs_);
 }
 
 }  // namespace mttt::expr

@@ -8,10 +8,12 @@
 // vector-Jacobian product of a program is again a program, and so on to any order.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mttt::expr {
@@ -46,34 +48,56 @@ struct Instr {
 class Program;
 using ProgramPtr = std::shared_ptr<const Program>;
 
+// The cotangents of several inputs of a program as one program with one output per input, so
+// that a first-order backward sweep reads the inputs once and computes shared subexpressions
+// (the forward recomputation, gelu's tanh) once instead of once per input.
+struct JointVjp {
+  ProgramPtr program;       // outputs()[i] is the cotangent of input inputs[i]
+  std::vector<int> inputs;  // the requested inputs whose cotangent is not symbolically zero
+};
+
 class Program {
  public:
   Program(std::vector<Instr> code, std::int32_t output, int num_inputs);
+  // A program with several outputs (each an SSA register); backends evaluate them in one pass.
+  Program(std::vector<Instr> code, std::vector<std::int32_t> outputs, int num_inputs);
 
   const std::vector<Instr>& code() const { return code_; }
-  std::int32_t output() const { return output_; }
+  // The first output: the only one of every program but a joint vjp.
+  std::int32_t output() const { return outputs_.front(); }
+  const std::vector<std::int32_t>& outputs() const { return outputs_; }
   int num_inputs() const { return num_inputs_; }
   // Instructions that compute (neither inputs nor constants).
-  int compute_count() const;
+  int compute_count() const { return compute_count_; }
   // True when the output is the constant 0 (a vanishing derivative).
   bool is_zero() const;
   // Whether input k is read at all (a vjp program often needs only some of the inputs).
-  bool reads(int k) const;
+  bool reads(int k) const { return reads_[k] != 0; }
   // The name shown in errors and profiles: the opcode's name for a one-op program, else "fused".
-  const char* op_name() const;
+  const char* op_name() const { return op_name_; }
   // "gelu_tanh(add(mul(x0, x1), x2))"
   std::string describe() const;
 
   // The program computing the cotangent of input `k` from (inputs..., cotangent of the
   // output), before summing over broadcast axes. Built once per program and input, cached.
-  ProgramPtr vjp(int k) const;
+  // Single-output programs only.
+  const ProgramPtr& vjp(int k) const;
+  // The vjps of the inputs set in `mask` as one program (see JointVjp); cached per mask.
+  const JointVjp& joint_vjp(std::uint64_t mask) const;
 
  private:
   std::vector<Instr> code_;
-  std::int32_t output_;
+  std::vector<std::int32_t> outputs_;
   int num_inputs_;
+  int compute_count_ = 0;
+  std::vector<char> reads_;
+  const char* op_name_ = "fused";
   mutable std::mutex cache_mutex_;
   mutable std::vector<ProgramPtr> vjp_cache_;
+  // Set once vjp_cache_[k] is built: later calls read it without the lock (every recorded op
+  // and every backward rule asks for its vjp programs).
+  mutable std::vector<std::atomic<bool>> vjp_ready_;
+  mutable std::vector<std::pair<std::uint64_t, std::unique_ptr<JointVjp>>> joint_cache_;
 };
 
 // Builds the vjp program of `program` with respect to input k (derivative.cpp).
@@ -82,7 +106,7 @@ ProgramPtr build_vjp(const Program& program, int k);
 // Returns the shared copy of an equal program, so that derivative caches are shared by every
 // evaluation of the same computation (the table is bounded; it is cleared when it grows past
 // a few thousand programs).
-ProgramPtr intern(std::vector<Instr> code, std::int32_t output, int num_inputs);
+ProgramPtr intern(std::vector<Instr> code, std::vector<std::int32_t> outputs, int num_inputs);
 
 // Builds programs one instruction at a time with common-subexpression elimination and
 // constant folding (x * 1, x + 0, 0 * x for symbolic zeros, constant arithmetic).
@@ -97,6 +121,8 @@ class Builder {
   bool is_constant(std::int32_t reg, double value) const;
   int num_inputs() const { return num_inputs_; }
   ProgramPtr finish(std::int32_t output) const;
+  // A program with several outputs, in this order (dead code eliminated for all of them).
+  ProgramPtr finish(const std::vector<std::int32_t>& outputs) const;
 
  private:
   std::int32_t emit(const Instr& instr);

@@ -1,6 +1,9 @@
 #include "tensor/ops/elementwise.hpp"
 
+#include <bit>
 #include <cmath>
+#include <span>
+
 #include "tensor/autograd.hpp"
 #include "tensor/backend/backend.hpp"
 #include "tensor/creation.hpp"
@@ -17,9 +20,11 @@ using expr::ProgramPtr;
 
 namespace {
 
+Tensor apply_op(const ProgramPtr& program, std::span<const Tensor> inputs);
+
 // With fusion off, each instruction becomes its own op (and tape node): the reference that
 // fusion is measured and debugged against.
-Tensor apply_op_by_op(const Program& program, const std::vector<Tensor>& inputs) {
+Tensor apply_op_by_op(const Program& program, std::span<const Tensor> inputs) {
   const auto& code = program.code();
   std::vector<Tensor> value(code.size());
   for (std::size_t i = 0; i < code.size(); ++i) {
@@ -40,70 +45,133 @@ Tensor apply_op_by_op(const Program& program, const std::vector<Tensor>& inputs)
       return b.input(static_cast<int>(args.size()) - 1);
     };
     std::int32_t ra = operand(in.a), rb = operand(in.b), rc = operand(in.c);
-    value[i] = apply_program(b.finish(b.op(in.op, ra, rb, rc, in.imm)), args);
+    value[i] = apply_op(b.finish(b.op(in.op, ra, rb, rc, in.imm)), args);
   }
   return value[program.output()];
 }
 
-}  // namespace
-
-Tensor apply_program(const ProgramPtr& program, const std::vector<Tensor>& inputs) {
-  const char* op = program->op_name();
-  MTTT_OP_SCOPE(op);
-  check(static_cast<int>(inputs.size()) == program->num_inputs(), op, "the program takes {} inputs, got {}",
-        program->num_inputs(), inputs.size());
+// Checks that the inputs a program reads agree in dtype and device, and broadcasts their shapes.
+// Returns the first input read: the result's dtype and device. Messages are formatted only on
+// failure, since this runs for every elementwise op.
+const Tensor& check_inputs(const char* op, const Program& program, std::span<const Tensor> inputs, Shape& shape) {
+  if (static_cast<int>(inputs.size()) != program.num_inputs())
+    fail(op, "the program takes {} inputs, got {}", program.num_inputs(), inputs.size());
   const Tensor* first = nullptr;
-  Shape shape;
-  for (int k = 0; k < program->num_inputs(); ++k) {
-    if (!program->reads(k)) continue;
+  for (int k = 0; k < program.num_inputs(); ++k) {
+    if (!program.reads(k)) continue;
     const Tensor& x = inputs[k];
-    check(x.defined(), op, "input {} is undefined", k);
+    if (!x.defined()) fail(op, "input {} is undefined", k);
     if (!first) {
       first = &x;
       shape = x.shape();
       continue;
     }
-    check(x.dtype() == first->dtype(), op, "dtypes {} and {} differ (shapes {} and {}); cast one of them",
-          to_string(first->dtype()), to_string(x.dtype()), to_string(first->shape()), to_string(x.shape()));
-    check(x.device() == first->device(), op, "tensors on {} and {}; move one of them with to()",
-          to_string(first->device()), to_string(x.device()));
-    shape = broadcast_shapes(shape, x.shape(), op);
+    if (x.dtype() != first->dtype())
+      fail(op, "dtypes {} and {} differ (shapes {} and {}); cast one of them", to_string(first->dtype()),
+           to_string(x.dtype()), to_string(first->shape()), to_string(x.shape()));
+    if (x.storage()->device() != first->storage()->device())
+      fail(op, "tensors on {} and {}; move one of them with to()", to_string(first->device()), to_string(x.device()));
+    if (x.shape() != shape) shape = broadcast_shapes(shape, x.shape(), op);
   }
-  check(first != nullptr, op, "the program reads no input, so its shape is unknown");
-  const DType dtype = first->dtype();
-  if (dtype == DType::int64)
-    for (const auto& in : program->code())
-      check(!expr::floating_only(in.op), op, "'{}' needs floating-point inputs, got int64; cast first",
-            expr::name(in.op));
+  if (!first) fail(op, "the program reads no input, so its shape is unknown");
+  if (first->dtype() == DType::int64)
+    for (const auto& in : program.code())
+      if (expr::floating_only(in.op)) fail(op, "'{}' needs floating-point inputs, got int64; cast first", expr::name(in.op));
+  return *first;
+}
+
+// What a program's backward rule keeps: the inputs that some vjp program reads (undefined
+// elsewhere), inline for up to three inputs so that the rule lives inside its tape node; and,
+// only when some input was broadcast, every input's shape, to sum cotangents back to.
+struct Saved {
+  autodiff::SmallVector<Tensor, 3> values;
+  std::vector<Shape> shapes;
+
+  Tensor reduce(const Tensor& cotangent, std::size_t k) const {
+    return shapes.empty() ? cotangent : sum_to(cotangent, shapes[k]);
+  }
+};
+
+// Evaluates a multi-output program (a joint vjp) in one pass; nothing is recorded.
+std::vector<Tensor> apply_joint(const Program& program, std::span<const Tensor> inputs) {
+  const char* op = program.op_name();
+  MTTT_OP_SCOPE(op);
+  Shape shape;
+  const Tensor& first = check_inputs(op, program, inputs, shape);
+  std::vector<Tensor> outs;
+  outs.reserve(program.outputs().size());
+  for (std::size_t j = 0; j < program.outputs().size(); ++j)
+    outs.push_back(Tensor::empty(shape, first.dtype(), first.device()));
+  backend_of(first).elementwise(program, inputs, outs);
+  return outs;
+}
+
+// The backward rule of every program: g -> the cotangents of the inputs `needs` asks for.
+Grads program_vjp(const Program& program, const Saved& saved, const Tensor& g, NeedsGrad needs) {
+  const std::size_t n = saved.values.size();
+  autodiff::SmallVector<Tensor, 4> args;
+  for (const Tensor& x : saved.values) args.push_back(x);
+  args.push_back(g);
+  const std::span<const Tensor> arg_span(args.data(), args.size());
+  Grads grads(n);
+  std::uint64_t mask = 0;
+  for (std::size_t k = 0; k < n && k < 64; ++k)
+    if (needs[k]) mask |= std::uint64_t{1} << k;
+  // A first-order sweep records nothing, so the cotangents of several inputs can come from one
+  // pass of the joint vjp. Under create_graph each cotangent must be its own differentiable op;
+  // with fusion off the rule runs op by op; anomaly mode checks each op's output by name.
+  if (std::popcount(mask) > 1 && n <= 64 && !grad_enabled() && fusion_enabled() && !autodiff::anomaly_enabled()) {
+    const expr::JointVjp& joint = program.joint_vjp(mask);
+    if (joint.inputs.size() > 1) {
+      std::vector<Tensor> values = apply_joint(*joint.program, arg_span);
+      for (std::size_t i = 0; i < joint.inputs.size(); ++i) grads[joint.inputs[i]] = saved.reduce(values[i], joint.inputs[i]);
+      return grads;
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    if (!needs[k]) continue;
+    const ProgramPtr& vjp = program.vjp(static_cast<int>(k));
+    if (!vjp->is_zero()) grads[k] = saved.reduce(apply_op(vjp, arg_span), k);
+  }
+  return grads;
+}
+
+Tensor apply_op(const ProgramPtr& program, std::span<const Tensor> inputs) {
+  const char* op = program->op_name();
+  MTTT_OP_SCOPE(op);
+  if (program->outputs().size() != 1) fail(op, "internal error: apply_program takes single-output programs");
+  Shape shape;
+  const Tensor& first = check_inputs(op, *program, inputs, shape);
   if (!fusion_enabled() && program->compute_count() > 1) return apply_op_by_op(*program, inputs);
 
-  Tensor out = Tensor::empty(shape, dtype, first->device());
-  backend_of(*first).elementwise(*program, inputs, out);
+  Tensor out = Tensor::empty(shape, first.dtype(), first.device());
+  backend_of(first).elementwise(*program, inputs, {&out, 1});
 
   auto nodes = detail::recording_inputs(inputs);
   if (nodes.empty()) return record_nodes(op, out, {}, [](const Tensor&, NeedsGrad) { return Grads{}; });
   // Save only what some vjp program reads: add's rule, for one, needs no input at all.
-  std::vector<Tensor> saved(inputs.size());
-  std::vector<Shape> shapes(inputs.size());
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    if (inputs[k].defined()) shapes[k] = inputs[k].shape();
-    if (!inputs[k].requires_grad()) continue;
-    ProgramPtr vjp = program->vjp(static_cast<int>(k));
-    for (std::size_t j = 0; j < inputs.size(); ++j)
-      if (vjp->reads(static_cast<int>(j))) saved[j] = inputs[j];
+  Saved saved;
+  bool broadcast = false;
+  for (const Tensor& x : inputs) {
+    saved.values.emplace_back();
+    broadcast = broadcast || (x.defined() && x.shape() != shape);
   }
-  return record_nodes(op, out, std::move(nodes), [program, saved, shapes](const Tensor& g, NeedsGrad needs) {
-    std::vector<Tensor> args = saved;
-    args.push_back(g);
-    Grads grads(saved.size());
-    for (std::size_t k = 0; k < saved.size(); ++k) {
-      if (!needs[k]) continue;
-      ProgramPtr vjp = program->vjp(static_cast<int>(k));
-      if (!vjp->is_zero()) grads[k] = sum_to(apply_program(vjp, args), shapes[k]);
-    }
-    return grads;
+  if (broadcast)
+    for (const Tensor& x : inputs) saved.shapes.push_back(x.defined() ? x.shape() : Shape());
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (!inputs[k].requires_grad()) continue;
+    const ProgramPtr& vjp = program->vjp(static_cast<int>(k));
+    for (std::size_t j = 0; j < inputs.size(); ++j)
+      if (vjp->reads(static_cast<int>(j))) saved.values[j] = inputs[j];
+  }
+  return record_nodes(op, out, std::move(nodes), [program, saved = std::move(saved)](const Tensor& g, NeedsGrad needs) {
+    return program_vjp(*program, saved, g, needs);
   });
 }
+
+}  // namespace
+
+Tensor apply_program(const ProgramPtr& program, const std::vector<Tensor>& inputs) { return apply_op(program, inputs); }
 
 namespace {
 
@@ -119,12 +187,13 @@ ProgramPtr binary_program(OpCode op) {
 
 template <OpCode op> Tensor unary(const Tensor& x) {
   static const ProgramPtr program = unary_program(op);
-  return apply_program(program, {x});
+  return apply_op(program, {&x, 1});
 }
 
 template <OpCode op> Tensor binary(const Tensor& a, const Tensor& b) {
   static const ProgramPtr program = binary_program(op);
-  return apply_program(program, {a, b});
+  const Tensor args[2] = {a, b};
+  return apply_op(program, args);
 }
 
 }  // namespace
@@ -156,7 +225,7 @@ Tensor cos(const Tensor& x) { return unary<OpCode::cos>(x); }
 Tensor tanh(const Tensor& x) { return unary<OpCode::tanh>(x); }
 Tensor sigmoid(const Tensor& x) { return unary<OpCode::sigmoid>(x); }
 Tensor relu(const Tensor& x) { return unary<OpCode::relu>(x); }
-Tensor elu(const Tensor& x, double alpha) { return apply_program(unary_program(OpCode::elu, alpha), {x}); }
+Tensor elu(const Tensor& x, double alpha) { return apply_op(unary_program(OpCode::elu, alpha), {&x, 1}); }
 Tensor gelu(const Tensor& x) { return unary<OpCode::gelu_tanh>(x); }
 Tensor gelu_erf(const Tensor& x) { return unary<OpCode::gelu_erf>(x); }
 Tensor erf(const Tensor& x) { return unary<OpCode::erf>(x); }
@@ -176,7 +245,8 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
     Builder bld(3);
     return bld.finish(bld.op(OpCode::where, bld.input(0), bld.input(1), bld.input(2)));
   }();
-  return apply_program(program, {condition, a, b});
+  const Tensor args[3] = {condition, a, b};
+  return apply_op(program, args);
 }
 
 Tensor cast(const Tensor& x, DType dtype) {

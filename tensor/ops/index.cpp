@@ -12,8 +12,9 @@ namespace mttt {
 namespace {
 
 void check_index(const Tensor& index, const char* op) {
-  check(index.defined() && index.dtype() == DType::int64, op, "indices must be an int64 tensor, got {}",
-        index.defined() ? std::string(to_string(index.dtype())) : "undefined");
+  if (!(index.defined() && index.dtype() == DType::int64))
+    fail(op, "indices must be an int64 tensor, got {}",
+         index.defined() ? std::string(to_string(index.dtype())) : "undefined");
 }
 
 // The adjoints of index_select and gather, each differentiable in turn.
@@ -49,13 +50,13 @@ Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis_) {
     const Tensor& t = tensors[i];
     if (t.device() != first.device())
       fail("concat", "tensor {} is on {} but tensor 0 is on {}", i, to_string(t.device()), to_string(first.device()));
-    check(t.rank() == first.rank() && t.dtype() == first.dtype() && t.device() == first.device(), "concat",
-          "tensor {} is {} {} but tensor 0 is {} {}", i, to_string(t.shape()), to_string(t.dtype()),
-          to_string(first.shape()), to_string(first.dtype()));
+    if (!(t.rank() == first.rank() && t.dtype() == first.dtype() && t.device() == first.device()))
+      fail("concat", "tensor {} is {} {} but tensor 0 is {} {}", i, to_string(t.shape()), to_string(t.dtype()),
+           to_string(first.shape()), to_string(first.dtype()));
     for (int a = 0; a < t.rank(); ++a)
-      check(a == axis || t.shape()[a] == first.shape()[a], "concat",
-            "tensor {} has shape {} but tensor 0 has {}: they may differ only on axis {}", i, to_string(t.shape()),
-            to_string(first.shape()), axis);
+      if (!(a == axis || t.shape()[a] == first.shape()[a]))
+        fail("concat", "tensor {} has shape {} but tensor 0 has {}: they may differ only on axis {}", i,
+             to_string(t.shape()), to_string(first.shape()), axis);
     shape[axis] += t.shape()[axis];
   }
   Tensor out = Tensor::empty(shape, first.dtype(), first.device());
@@ -76,8 +77,8 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t axis) {
   int a = normalize_axis(axis, tensors[0].rank() + 1, "stack");
   std::vector<Tensor> expanded;
   for (const Tensor& t : tensors) {
-    check(t.shape() == tensors[0].shape(), "stack", "shapes {} and {} differ", to_string(tensors[0].shape()),
-          to_string(t.shape()));
+    if (t.shape() != tensors[0].shape())
+      fail("stack", "shapes {} and {} differ", to_string(tensors[0].shape()), to_string(t.shape()));
     expanded.push_back(unsqueeze(t, a));
   }
   return concat(expanded, a);
@@ -90,8 +91,9 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& size
     check(s >= 0, "split", "negative piece size {}", s);
     total += s;
   }
-  check(total == x.shape()[axis], "split", "pieces add up to {} but axis {} of {} has size {}", total, axis,
-        to_string(x.shape()), x.shape()[axis]);
+  if (total != x.shape()[axis])
+    fail("split", "pieces add up to {} but axis {} of {} has size {}", total, axis, to_string(x.shape()),
+         x.shape()[axis]);
   std::vector<Tensor> pieces;
   std::int64_t start = 0;
   for (auto s : sizes) {
@@ -103,15 +105,16 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& size
 
 std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t axis_) {
   int axis = normalize_axis(axis_, x.rank(), "chunk");
-  check(chunks >= 1 && x.shape()[axis] % chunks == 0, "chunk", "axis {} of {} (size {}) does not split into {} equal pieces",
-        axis, to_string(x.shape()), x.shape()[axis], chunks);
+  if (!(chunks >= 1 && x.shape()[axis] % chunks == 0))
+    fail("chunk", "axis {} of {} (size {}) does not split into {} equal pieces", axis, to_string(x.shape()),
+         x.shape()[axis], chunks);
   return split(x, std::vector<std::int64_t>(chunks, x.shape()[axis] / chunks), axis);
 }
 
 Tensor index_select(const Tensor& x, std::int64_t axis_, const Tensor& index) {
   MTTT_OP_SCOPE("index_select");
   check_index(index, "index_select");
-  check(index.rank() == 1, "index_select", "indices must be 1-D, got shape {}", to_string(index.shape()));
+  if (index.rank() != 1) fail("index_select", "indices must be 1-D, got shape {}", to_string(index.shape()));
   int axis = normalize_axis(axis_, x.rank(), "index_select");
   if (index.device() != x.device())
     fail("index_select", "input {} is on {} but the indices are on {}", to_string(x.shape()), to_string(x.device()),
@@ -132,11 +135,12 @@ Tensor gather(const Tensor& x, std::int64_t axis_, const Tensor& index) {
   if (index.device() != x.device())
     fail("gather", "input {} is on {} but the indices are on {}", to_string(x.shape()), to_string(x.device()),
          to_string(index.device()));
-  check(index.rank() == x.rank(), "gather", "index {} must have the rank of the input {}", to_string(index.shape()),
-        to_string(x.shape()));
+  if (index.rank() != x.rank())
+    fail("gather", "index {} must have the rank of the input {}", to_string(index.shape()), to_string(x.shape()));
   for (int a = 0; a < x.rank(); ++a)
-    check(a == axis || index.shape()[a] == x.shape()[a], "gather",
-          "index {} and input {} must agree on every axis but {}", to_string(index.shape()), to_string(x.shape()), axis);
+    if (!(a == axis || index.shape()[a] == x.shape()[a]))
+      fail("gather", "index {} and input {} must agree on every axis but {}", to_string(index.shape()),
+           to_string(x.shape()), axis);
   Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
   backend_of(x).gather(x, axis, index, out);
   return record("gather", out, {x}, [shape = x.shape(), axis, index](const Tensor& g, NeedsGrad) {

@@ -9,17 +9,17 @@ namespace mttt {
 namespace {
 void check_writable(const Tensor& dst, const char* op) {
   check(dst.defined(), op, "destination is undefined");
-  check(!(dst.requires_grad() && grad_enabled()), op,
-        "in-place update of a {} tensor that requires grad while grad mode is on; do it under NoGrad",
-        to_string(dst.shape()));
+  if (dst.requires_grad() && grad_enabled())
+    fail(op, "in-place update of a {} tensor that requires grad while grad mode is on; do it under NoGrad",
+         to_string(dst.shape()));
 }
 }  // namespace
 
 void copy_(const Tensor& dst, const Tensor& src) {
   MTTT_OP_SCOPE("copy_");
   check_writable(dst, "copy_");
-  check(src.device() == dst.device(), "copy_", "source on {}, destination on {}", to_string(src.device()),
-        to_string(dst.device()));
+  if (src.device() != dst.device())
+    fail("copy_", "source on {}, destination on {}", to_string(src.device()), to_string(dst.device()));
   Tensor from = src.detach();
   if (from.shape() != dst.shape()) from = expand(from, dst.shape());
   backend_of(dst).copy(from, dst);

@@ -26,7 +26,8 @@ Tensor broadcast_view(const Tensor& t, const Shape& batch) {
 Tensor matmul_2d_or_batched(const Tensor& a, const Tensor& b) {
   MTTT_OP_SCOPE("matmul");
   const std::int64_t m = a.size(-2), k = a.size(-1), k2 = b.size(-2), n = b.size(-1);
-  check(k == k2, "matmul", "{} @ {}: inner dimensions {} and {} differ", to_string(a.shape()), to_string(b.shape()), k, k2);
+  if (k != k2)
+    fail("matmul", "{} @ {}: inner dimensions {} and {} differ", to_string(a.shape()), to_string(b.shape()), k, k2);
   Shape batch = broadcast_shapes(batch_of(a), batch_of(b), "matmul");
   Shape out_shape = batch;
   out_shape.push_back(m);
@@ -46,13 +47,15 @@ Tensor matmul_2d_or_batched(const Tensor& a, const Tensor& b) {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check(a.defined() && b.defined(), "matmul", "undefined operand");
-  check(a.dtype() == b.dtype(), "matmul", "{} {} @ {} {}: dtypes differ", to_string(a.shape()), to_string(a.dtype()),
-        to_string(b.shape()), to_string(b.dtype()));
-  check(is_floating(a.dtype()), "matmul", "{} @ {}: needs floating-point operands, got {}", to_string(a.shape()),
-        to_string(b.shape()), to_string(a.dtype()));
-  check(a.device() == b.device(), "matmul", "operands on {} and {}", to_string(a.device()), to_string(b.device()));
-  check(a.rank() >= 1 && b.rank() >= 1, "matmul", "{} @ {}: scalars cannot be multiplied as matrices",
-        to_string(a.shape()), to_string(b.shape()));
+  if (a.dtype() != b.dtype())
+    fail("matmul", "{} {} @ {} {}: dtypes differ", to_string(a.shape()), to_string(a.dtype()), to_string(b.shape()),
+         to_string(b.dtype()));
+  if (!is_floating(a.dtype()))
+    fail("matmul", "{} @ {}: needs floating-point operands, got {}", to_string(a.shape()), to_string(b.shape()),
+         to_string(a.dtype()));
+  if (a.device() != b.device()) fail("matmul", "operands on {} and {}", to_string(a.device()), to_string(b.device()));
+  if (!(a.rank() >= 1 && b.rank() >= 1))
+    fail("matmul", "{} @ {}: scalars cannot be multiplied as matrices", to_string(a.shape()), to_string(b.shape()));
   // Checked here, before a vector operand gains its axis, so that the message shows the shapes as given.
   const std::int64_t ka = a.size(-1), kb = b.rank() == 1 ? b.size(0) : b.size(-2);
   if (ka != kb)

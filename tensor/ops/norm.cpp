@@ -10,7 +10,7 @@ namespace mttt {
 
 Tensor layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps) {
   MTTT_OP_SCOPE("layer_norm");
-  check(is_floating(x.dtype()), "layer_norm", "needs a floating-point input, got {}", to_string(x.dtype()));
+  if (!is_floating(x.dtype())) fail("layer_norm", "needs a floating-point input, got {}", to_string(x.dtype()));
   check(x.rank() >= 1, "layer_norm", "needs at least one axis, got a scalar");
   const std::int64_t d = x.size(-1);
   for (const Tensor* p : {&scale, &bias}) {
@@ -18,10 +18,12 @@ Tensor layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, doub
     if (p->device() != x.device())
       fail("layer_norm", "input is on {} but {} is on {}", to_string(x.device()), p == &scale ? "scale" : "bias",
            to_string(p->device()));
-    check(p->rank() == 1 && p->size(0) == d, "layer_norm", "input {}: {} has shape {}, expected ({},)",
-          to_string(x.shape()), p == &scale ? "scale" : "bias", to_string(p->shape()), d);
-    check(p->dtype() == x.dtype(), "layer_norm", "input is {} but {} is {}", to_string(x.dtype()),
-          p == &scale ? "scale" : "bias", to_string(p->dtype()));
+    if (!(p->rank() == 1 && p->size(0) == d))
+      fail("layer_norm", "input {}: {} has shape {}, expected ({},)", to_string(x.shape()),
+           p == &scale ? "scale" : "bias", to_string(p->shape()), d);
+    if (p->dtype() != x.dtype())
+      fail("layer_norm", "input is {} but {} is {}", to_string(x.dtype()), p == &scale ? "scale" : "bias",
+           to_string(p->dtype()));
   }
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   backend_of(x).layer_norm(x, scale, bias, eps, out);

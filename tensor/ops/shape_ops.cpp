@@ -22,20 +22,23 @@ Shape infer_shape(const Tensor& x, Shape shape) {
   std::int64_t known = 1;
   for (int i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      check(inferred < 0, "reshape", "{} -> {}: only one dimension can be -1", to_string(x.shape()), to_string(shape));
+      if (inferred >= 0)
+        fail("reshape", "{} -> {}: only one dimension can be -1", to_string(x.shape()), to_string(shape));
       inferred = i;
     } else {
-      check(shape[i] >= 0, "reshape", "{} -> {}: negative dimension", to_string(x.shape()), to_string(shape));
+      if (shape[i] < 0) fail("reshape", "{} -> {}: negative dimension", to_string(x.shape()), to_string(shape));
       known *= shape[i];
     }
   }
   if (inferred >= 0) {
-    check(known != 0 && x.numel() % known == 0, "reshape", "{} -> {}: {} elements do not divide into the known dimensions",
-          to_string(x.shape()), to_string(shape), x.numel());
+    if (!(known != 0 && x.numel() % known == 0))
+      fail("reshape", "{} -> {}: {} elements do not divide into the known dimensions", to_string(x.shape()),
+           to_string(shape), x.numel());
     shape[inferred] = x.numel() / known;
   }
-  check(numel(shape) == x.numel(), "reshape", "{} ({} elements) -> {} ({} elements)", to_string(x.shape()), x.numel(),
-        to_string(shape), numel(shape));
+  if (numel(shape) != x.numel())
+    fail("reshape", "{} ({} elements) -> {} ({} elements)", to_string(x.shape()), x.numel(), to_string(shape),
+         numel(shape));
   return shape;
 }
 
@@ -114,14 +117,14 @@ Tensor flatten(const Tensor& x, std::int64_t start_axis, std::int64_t end_axis) 
 Tensor permute(const Tensor& x, const std::vector<std::int64_t>& axes) {
   MTTT_OP_SCOPE("permute");
   const int rank = x.rank();
-  check(static_cast<int>(axes.size()) == rank, "permute", "{} axes given for a tensor of shape {}", axes.size(),
-        to_string(x.shape()));
+  if (static_cast<int>(axes.size()) != rank)
+    fail("permute", "{} axes given for a tensor of shape {}", axes.size(), to_string(x.shape()));
   std::vector<std::int64_t> inverse(rank, -1);
   Shape shape;
   Strides strides;
   for (int i = 0; i < rank; ++i) {
     int a = normalize_axis(axes[i], rank, "permute");
-    check(inverse[a] < 0, "permute", "axis {} appears twice in {}", a, to_string(Dims(axes)));
+    if (inverse[a] >= 0) fail("permute", "axis {} appears twice in {}", a, to_string(Dims(axes)));
     inverse[a] = i;
     shape.push_back(x.shape()[a]);
     strides.push_back(x.strides()[a]);
@@ -167,12 +170,13 @@ Tensor select(const Tensor& x, std::int64_t axis, std::int64_t index) {
 Tensor expand(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   MTTT_OP_SCOPE("expand");
-  check(shape.size() >= x.rank(), "expand", "cannot expand {} to fewer dimensions {}", to_string(x.shape()),
-        to_string(shape));
+  if (shape.size() < x.rank())
+    fail("expand", "cannot expand {} to fewer dimensions {}", to_string(x.shape()), to_string(shape));
   for (int i = 0; i < x.rank(); ++i) {
     std::int64_t have = x.shape()[i], want = shape[shape.size() - x.rank() + i];
-    check(have == want || have == 1, "expand", "cannot expand {} to {}: axis {} has size {}, not 1 or {}",
-          to_string(x.shape()), to_string(shape), i, have, want);
+    if (!(have == want || have == 1))
+      fail("expand", "cannot expand {} to {}: axis {} has size {}, not 1 or {}", to_string(x.shape()), to_string(shape),
+           i, have, want);
   }
   Tensor out = make_view(x, shape, broadcast_strides(x.shape(), x.strides(), shape), x.offset());
   return record("expand", out, {x}, [from = x.shape()](const Tensor& g, NeedsGrad) { return Grads{sum_to(g, from)}; });
@@ -181,8 +185,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
 Tensor squeeze(const Tensor& x, std::int64_t axis_) {
   MTTT_OP_SCOPE("squeeze");
   int axis = normalize_axis(axis_, x.rank(), "squeeze");
-  check(x.shape()[axis] == 1, "squeeze", "axis {} of {} has size {}, not 1", axis, to_string(x.shape()),
-        x.shape()[axis]);
+  if (x.shape()[axis] != 1)
+    fail("squeeze", "axis {} of {} has size {}, not 1", axis, to_string(x.shape()), x.shape()[axis]);
   Shape shape = x.shape();
   Strides strides = x.strides();
   shape.erase(axis);
@@ -217,8 +221,8 @@ Tensor contiguous(const Tensor& x) {
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  check(x.rank() >= shape.size(), "sum_to", "cannot sum {} to the larger rank of {}", to_string(x.shape()),
-        to_string(shape));
+  if (x.rank() < shape.size())
+    fail("sum_to", "cannot sum {} to the larger rank of {}", to_string(x.shape()), to_string(shape));
   const int lead = x.rank() - shape.size();
   Axes axes;
   for (int i = 0; i < x.rank(); ++i) {
@@ -227,8 +231,9 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
       continue;
     }
     std::int64_t want = shape[i - lead];
-    check(want == x.shape()[i] || want == 1, "sum_to", "cannot sum {} to {}: axis {} has size {}", to_string(x.shape()),
-          to_string(shape), i, x.shape()[i]);
+    if (!(want == x.shape()[i] || want == 1))
+      fail("sum_to", "cannot sum {} to {}: axis {} has size {}", to_string(x.shape()), to_string(shape), i,
+           x.shape()[i]);
     if (want == 1 && x.shape()[i] != 1) axes.push_back(i);
   }
   return reshape(sum(x, axes, true), shape);

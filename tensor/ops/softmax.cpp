@@ -10,7 +10,7 @@ namespace mttt {
 namespace {
 Tensor run_softmax(const Tensor& x, std::int64_t axis_, bool log, const char* name) {
   MTTT_OP_SCOPE(name);
-  check(is_floating(x.dtype()), name, "needs a floating-point input, got {}", to_string(x.dtype()));
+  if (!is_floating(x.dtype())) fail(name, "needs a floating-point input, got {}", to_string(x.dtype()));
   check(x.rank() >= 1, name, "needs at least one axis, got a scalar");
   int axis = normalize_axis(axis_, x.rank(), name);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());

@@ -53,8 +53,8 @@ template <class From, class To> void copy_typed(const Tensor& src, const Tensor&
 }  // namespace
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
-  check(src.shape() == dst.shape(), "copy", "source {} and destination {} differ in shape", to_string(src.shape()),
-        to_string(dst.shape()));
+  if (src.shape() != dst.shape())
+    fail("copy", "source {} and destination {} differ in shape", to_string(src.shape()), to_string(dst.shape()));
   dispatch_dtype(src.dtype(), [&](auto from) {
     dispatch_dtype(dst.dtype(), [&](auto to) { copy_typed<decltype(from), decltype(to)>(src, dst); });
   });

@@ -21,8 +21,8 @@ class CpuBackend final : public Backend {
   void fill(const Tensor& dst, double value) override;                           // copy.cpp
   void copy_from_host(const void* host, const Tensor& dst) override;             // copy.cpp
   void copy_to_host(const Tensor& src, void* host) override;                     // copy.cpp
-  void elementwise(const expr::Program& program, const std::vector<Tensor>& inputs,
-                   const Tensor& out) override;                                  // elementwise.cpp
+  void elementwise(const expr::Program& program, std::span<const Tensor> inputs,
+                   std::span<const Tensor> outs) override;                       // elementwise.cpp
   void reduce(ReduceOp op, const Tensor& x, std::uint32_t axes, const Tensor& out) override;  // reduce.cpp
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;     // matmul.cpp
   void softmax(const Tensor& x, int axis, bool log, const Tensor& out) override; // softmax.cpp
