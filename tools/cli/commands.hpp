@@ -15,5 +15,7 @@ void add_params_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 // `mttt layer KIND ...`: one drop-in layer on given tensors.
 void add_layer_command(CLI::App& app);
+// `mttt flops --config FILE`: analytic FLOPs relative to linear attention.
+void add_flops_command(CLI::App& app);
 
 }  // namespace mttt::cli
