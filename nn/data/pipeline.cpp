@@ -179,14 +179,16 @@ Pipeline::Item Pipeline::build(const Job& job) const {
   for (std::size_t i = 0; i < indices.size(); ++i) labels[i] = source_->label(indices[i]);
   Batch& batch = item.batch;
   batch.step = job.step;
-  if (o.mixup > 0) {
+  if (o.mixup > 0 && count > 0) {
     RandomStream rng(o.seed, Purpose::mixup, 0, static_cast<std::uint64_t>(job.step));
     batch.mixup_weight = sample_mixup_weight(o.mixup, rng);
     mixup_rows(out, count, row_size, batch.mixup_weight);
     batch.labels = from_vector(mixup_labels(labels, source_->num_classes(), batch.mixup_weight),
                                {count, source_->num_classes()});
-  } else {
+  } else if (count > 0) {
     batch.labels = from_vector(labels, {count});
+  } else {
+    batch.labels = Tensor::empty({0}, DType::int64);  // the last batch of a shard may be empty
   }
   batch.images = images;
   batch.indices = std::move(indices);
