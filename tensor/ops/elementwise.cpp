@@ -58,9 +58,12 @@ const Tensor& check_inputs(const char* op, const Program& program, std::span<con
     fail(op, "the program takes {} inputs, got {}", program.num_inputs(), inputs.size());
   const Tensor* first = nullptr;
   for (int k = 0; k < program.num_inputs(); ++k) {
-    if (!program.reads(k)) continue;
     const Tensor& x = inputs[k];
-    if (!x.defined()) fail(op, "input {} is undefined", k);
+    // An operand that the program does not read (x * 0 folds to 0) still sets the result's shape.
+    if (!x.defined()) {
+      if (program.reads(k)) fail(op, "input {} is undefined", k);
+      continue;
+    }
     if (!first) {
       first = &x;
       shape = x.shape();
@@ -73,7 +76,7 @@ const Tensor& check_inputs(const char* op, const Program& program, std::span<con
       fail(op, "tensors on {} and {}; move one of them with to()", to_string(first->device()), to_string(x.device()));
     if (x.shape() != shape) shape = broadcast_shapes(shape, x.shape(), op);
   }
-  if (!first) fail(op, "the program reads no input, so its shape is unknown");
+  if (!first) fail(op, "no input is defined, so the result's shape is unknown");
   if (first->dtype() == DType::int64)
     for (const auto& in : program.code())
       if (expr::floating_only(in.op)) fail(op, "'{}' needs floating-point inputs, got int64; cast first", expr::name(in.op));

@@ -272,3 +272,26 @@ TEST_CASE("every elementwise op differentiates the same with fusion off (orders 
     gradcheck12(f, inputs);
   }
 }
+
+TEST_CASE("operands that fold away still set the result's shape, dtype and device") {
+  // 0 * x folds to the constant 0, and the program no longer reads x.
+  for (bool fusion : {true, false}) {
+    FusionScope scope(fusion);
+    INFO("fusion " << fusion);
+    Tensor x = rnd({2, 3}, -1, 1, 71), b = rnd({3}, -1, 1, 72);
+    Tensor z = x * 0.0;
+    check_shape(z, {2, 3});
+    CHECK(z.dtype() == DType::float64);
+    check_values(z, Vec(6, 0.0), 0);
+    check_shape(0.0 * transpose(x), {3, 2});
+    Tensor y = fuse([](Expr a, Expr c) { return a * 0.0 + c; }, x, b);
+    check_shape(y, {2, 3});
+    check_values(y, ref_binary(Vec(6, 0.0), {2, 3}, b.to_vector<double>(), {3}, std::plus<>()), 0);
+    CHECK((i64({1, 2}, {2, 1}) * 0.0).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 0});
+    // b's cotangent is summed over the rows that x's shape added.
+    Tensor bl = b.detach().requires_grad_();
+    check_values(grad(sum(fuse([](Expr a, Expr c) { return a * 0.0 + c; }, x, bl)), bl), {2, 2, 2}, 0);
+    Tensor xl = x.detach().requires_grad_();
+    check_values(grad({sum(xl * 0.0)}, {xl}, {}, {.allow_unused = true})[0], Vec(6, 0.0), 0);
+  }
+}
