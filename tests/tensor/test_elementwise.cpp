@@ -344,3 +344,36 @@ TEST_CASE("elementwise ops broadcast a rank-0 tensor and keep requires_grad off 
   }
   gradcheck12([](const std::vector<Tensor>& v) { return sin(v[0]) * v[1]; }, {f64({0.3}, {}), rnd({2, 3}, -1, 1, 103)});
 }
+
+TEST_CASE("gradcheck catches a wrong first-order rule and a rule that is not differentiable again") {
+  // x^2 with the rule 2.5 g x: wrong at order 1.
+  auto wrong = [](const std::vector<Tensor>& v) {
+    Tensor x = v[0];
+    Tensor out;
+    {
+      NoGrad no_grad;
+      out = x * x;
+    }
+    return record("wrong_square", out, {x}, [x](const Tensor& g, NeedsGrad) { return Grads{g * x * 2.5}; });
+  };
+  CHECK_FALSE(gradcheck(wrong, {rnd({3}, 0.5, 1, 111)}).ok);
+  // x^3 with the rule 3 g x^2 evaluated on detached values: right at order 1, wrong at order 2
+  // (the gradient does not depend on x on the tape).
+  auto first_only = [](const std::vector<Tensor>& v) {
+    Tensor x = v[0];
+    Tensor out;
+    {
+      NoGrad no_grad;
+      out = x * x * x;
+    }
+    return record("first_only_cube", out, {x}, [x](const Tensor& g, NeedsGrad) {
+      Tensor xd = x.detach();
+      return Grads{g * xd * xd * 3.0};
+    });
+  };
+  Tensor x = rnd({3}, 0.5, 1, 112);
+  CHECK(gradcheck(first_only, {x}).ok);
+  GradcheckResult r2 = gradcheck(first_only, {x}, {.order = 2});
+  CHECK_FALSE(r2.ok);
+  CHECK_THAT(r2.message, Catch::Contains("order 2"));
+}
