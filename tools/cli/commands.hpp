@@ -17,5 +17,7 @@ void add_train_command(CLI::App& app);
 void add_layer_command(CLI::App& app);
 // `mttt flops --config FILE`: analytic FLOPs relative to linear attention.
 void add_flops_command(CLI::App& app);
+// `mttt verify`: the equivalences, checked numerically.
+void add_verify_command(CLI::App& app);
 
 }  // namespace mttt::cli
