@@ -79,6 +79,7 @@ void CpuBackend::fill(const Tensor& dst, double value) {
 }
 
 void CpuBackend::copy_from_host(const void* host, const Tensor& dst) {
+  if (dst.numel() == 0) return;  // an empty vector's data() may be null, which memcpy must not see
   if (dst.is_contiguous()) {
     std::memcpy(dst.data_ptr(), host, static_cast<std::size_t>(dst.numel()) * itemsize(dst.dtype()));
     return;
@@ -94,6 +95,7 @@ void CpuBackend::copy_from_host(const void* host, const Tensor& dst) {
 }
 
 void CpuBackend::copy_to_host(const Tensor& src, void* host) {
+  if (src.numel() == 0) return;
   if (src.is_contiguous()) {
     std::memcpy(host, src.data_ptr(), static_cast<std::size_t>(src.numel()) * itemsize(src.dtype()));
     return;
