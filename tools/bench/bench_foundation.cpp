@@ -25,56 +25,10 @@
 namespace {
 
 using mttt::bench::Options;
+using mttt::bench::env_or;
+using mttt::bench::machine_info;
+using mttt::bench::split;
 using mttt::bench::SectionResult;
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      auto colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
-    }
-  return "unknown";
-}
-
-std::string env_or(const char* name, const char* fallback) {
-  const char* value = std::getenv(name);
-  return value ? value : fallback;
-}
-
-std::string utc_now() {
-  std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
-}
-
-nlohmann::json machine_info() {
-  return {{"cpu", cpu_model()},
-          {"nproc", std::thread::hardware_concurrency()},
-          {"compiler", __VERSION__},
-          {"openblas_config", openblas_get_config()},
-          {"openblas_core", openblas_get_corename()},
-          {"env",
-           {{"OMP_WAIT_POLICY", env_or("OMP_WAIT_POLICY", "(unset)")},
-            {"MTTT_NUM_THREADS", env_or("MTTT_NUM_THREADS", "(unset)")},
-            {"MTTT_FUSION", env_or("MTTT_FUSION", "(unset)")},
-            {"MTTT_PROFILE", env_or("MTTT_PROFILE", "(unset)")}}},
-          {"date_utc", utc_now()}};
-}
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    if (comma > start) parts.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return parts;
-}
 
 // Whether every row of a section meets its target; null when the section did not run.
 nlohmann::json all_met(const nlohmann::json& report, const char* section) {
@@ -118,17 +72,12 @@ int main(int argc, char** argv) {
       std::cerr << "unknown section '" << name << "'; choose from gemm,batched,fusion,tape\n";
       return 2;
     }
-  options.threads.clear();
-  for (const auto& t : split(threads_text)) {
-    try {
-      options.threads.push_back(std::stoi(t));
-    } catch (const std::exception&) {
-      options.threads.clear();
-    }
-    if (options.threads.empty() || options.threads.back() < 1) {
-      std::cerr << "--threads takes positive integers separated by commas, got '" << threads_text << "'\n";
-      return 2;
-    }
+  try {
+    options.threads.clear();
+    for (auto t : mttt::bench::parse_positive_list(threads_text, "--threads")) options.threads.push_back(static_cast<int>(t));
+  } catch (const std::invalid_argument& e) {
+    std::cerr << e.what() << "\n";
+    return 2;
   }
 
   nlohmann::json report = {{"machine", machine_info()},

@@ -114,6 +114,14 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// The machine, the environment variables that change timings, and the date.
+nlohmann::json machine_info();
+std::string env_or(const char* name, const char* fallback);
+// "a,b,c" -> {"a", "b", "c"}; empty parts are dropped.
+std::vector<std::string> split(const std::string& text);
+// "1,2,4" -> {1, 2, 4}; throws std::invalid_argument naming `option` on anything else.
+std::vector<std::int64_t> parse_positive_list(const std::string& text, const char* option);
+
 // The figures of one section: what is printed and what goes into the JSON file.
 struct SectionResult {
   std::string title;

@@ -1,0 +1,151 @@
+// One drop-in layer, the MTTT paper's unit of comparison: B 8, N 196, D 192, H 3, float32.
+// A training step is z = layer(y), L = sum(z * r), L.backward() into every parameter and y
+// (second order through the inner loop for the TTT layers); the evaluation path is the forward
+// under NoGrad (a TTT layer still runs its inner loop, first order, on fresh fast weights).
+// GFLOP/s divide `mttt flops`'s count of the products executed by the median time.
+#include <algorithm>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "mttt/flops.hpp"
+#include "mttt/ttt_mixer.hpp"
+#include "nn/token_mixer.hpp"
+#include "tensor/tensor.hpp"
+#include "tools/bench/layer_run.hpp"
+#include "tools/bench/mttt_sections.hpp"
+
+namespace mttt::bench {
+
+std::vector<LayerCase> layer_cases() {
+  return {{"linear_attention", "linear_attention", nlohmann::json::object(), "linear_attn"},
+          {"linear_attention_elu", "linear_attention_elu", nlohmann::json::object(), "linear_attn_elu"},
+          {"mttt_linear", "mttt_linear", nlohmann::json::object(), "mttt_linear"},
+          {"mttt_mlp_t1", "mttt_mlp", {{"steps", 1}}, "mttt_mlp_t1", 1},
+          {"mttt_mlp_t4", "mttt_mlp", {{"steps", 4}}, "mttt_mlp_t4", 4},
+          {"mttt_mlp_t4_sgd", "mttt_mlp", {{"steps", 4}, {"sgd", true}}, "mttt_mlp_t4_sgd", 4, true},
+          {"self_attention", "self_attention", nlohmann::json::object(), "self_attn"}};
+}
+
+double PhaseTimes::median(const std::string& phase) const {
+  auto it = samples_.find(phase);
+  return it == samples_.end() || it->second.empty() ? 0.0 : median_of(it->second);
+}
+
+nlohmann::json PhaseTimes::to_json() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [phase, samples] : samples_) out[phase] = {{"median_s", median_of(samples)}, {"samples_s", samples}};
+  return out;
+}
+
+nlohmann::json peer_row(const nlohmann::json& peer, const std::string& section, const std::string& name, std::int64_t n) {
+  if (peer.is_null() || !peer.contains("sections") || !peer["sections"].contains(section)) return nullptr;
+  for (const auto& row : peer["sections"][section])
+    if (row.value("name", "") == name && !row.contains("error") && (n < 0 || row.value("n", std::int64_t{-1}) == n))
+      return row;
+  return nullptr;
+}
+
+bool wanted(const MtttOptions& options, const std::string& name) {
+  return options.layers.empty() || std::find(options.layers.begin(), options.layers.end(), name) != options.layers.end();
+}
+
+LayerRun measure_layer(const LayerCase& c, std::int64_t batch, std::int64_t tokens, int repeats, int warmup, bool train,
+                       bool eval) {
+  ttt::register_ttt_mixers();
+  constexpr std::int64_t kWidth = 192, kHeads = 3;
+  Generator generator(0);
+  auto layer = nn::make_token_mixer({.kind = c.kind, .width = kWidth, .heads = kHeads, .tokens = tokens, .options = c.options},
+                                    generator);
+  std::vector<Tensor> params;
+  for (auto& [name, tensor] : layer->named_trainable_parameters()) params.push_back(tensor);
+  Tensor y = normal({batch, tokens, kWidth}, 0, 1, {}, &generator).requires_grad_();
+  const Tensor r = normal({batch, tokens, kWidth}, 0, 1, {}, &generator);
+
+  LayerRun run;
+  using clock = std::chrono::steady_clock;
+  auto train_step = [&](bool record) {
+    for (auto& p : params) p.zero_grad();
+    y.zero_grad();
+    const std::int64_t in_use = memory_stats().bytes_in_use;
+    reset_peak_memory();
+    auto start = clock::now();
+    Tensor loss = sum(layer->forward(y) * r);
+    const double forward = seconds_since(start);
+    loss.backward();
+    const double total = seconds_since(start);
+    if (!record) return;
+    run.times.add("forward", forward);
+    run.times.add("backward", total - forward);
+    run.times.add("step", total);
+    run.train_peak_bytes = std::max(run.train_peak_bytes, memory_stats().peak_bytes_in_use - in_use);
+  };
+  auto eval_step = [&](bool record) {
+    NoGrad no_grad;
+    const std::int64_t in_use = memory_stats().bytes_in_use;
+    reset_peak_memory();
+    auto start = clock::now();
+    Tensor z = layer->forward(y);
+    const double seconds = seconds_since(start);
+    if (!record) return;
+    run.times.add("eval", seconds);
+    run.eval_peak_bytes = std::max(run.eval_peak_bytes, memory_stats().peak_bytes_in_use - in_use);
+  };
+  for (int i = 0; i < warmup; ++i) {
+    if (train) train_step(false);
+    if (eval) eval_step(false);
+  }
+  for (int i = 0; i < repeats; ++i) {
+    if (train) train_step(true);
+    if (eval) eval_step(true);
+  }
+  const auto products =
+      ttt::layer_products({.kind = c.kind, .tokens = tokens, .width = kWidth, .heads = kHeads, .steps = c.steps, .sgd = c.sgd});
+  run.training_flops = ttt::totals(products).training * static_cast<double>(batch);
+  return run;
+}
+
+SectionResult run_layers(const MtttOptions& options) {
+  constexpr std::int64_t kBatch = 8, kTokens = 196;
+  Table table({"layer (B 8, N 196, D 192, H 3)", "fwd ms", "bwd ms", "step ms", "time/lin", "FLOPs/lin", "ratio/FLOPs",
+               "GFLOP/s", "peak MB", "eval ms", "eval MB", "peer step ms", "peer/ours", "peer eval ms"});
+  nlohmann::json rows = nlohmann::json::array();
+  double reference_time = 0, reference_flops = 0;
+  for (const auto& c : layer_cases()) {
+    if (!wanted(options, c.name) && c.name != "linear_attention") continue;
+    const LayerRun run = measure_layer(c, kBatch, kTokens, options.repeats, options.warmup, true, true);
+    const double step = run.times.median("step");
+    if (c.name == "linear_attention") reference_time = step, reference_flops = run.training_flops;
+    const double time_ratio = step / reference_time, flop_ratio = run.training_flops / reference_flops;
+    const nlohmann::json peer = peer_row(options.peer, "a", c.peer);
+    const double peer_step = peer.is_null() ? 0 : peer.value("step_s", 0.0);
+    const double peer_eval = peer.is_null() ? 0 : peer.value("fwd_nograd_s", 0.0);
+    auto ms = [](double s) { return s > 0 ? fmt::format("{:.1f}", s * 1e3) : std::string("-"); };
+    table.add({c.name, ms(run.times.median("forward")), ms(run.times.median("backward")), ms(step),
+               fmt::format("{:.2f}x", time_ratio), fmt::format("{:.2f}x", flop_ratio),
+               fmt::format("{:.2f}", time_ratio / flop_ratio), fmt::format("{:.1f}", run.training_flops / step * 1e-9),
+               fmt::format("{:.1f}", static_cast<double>(run.train_peak_bytes) / (1 << 20)), ms(run.times.median("eval")),
+               fmt::format("{:.1f}", static_cast<double>(run.eval_peak_bytes) / (1 << 20)), ms(peer_step),
+               peer_step > 0 ? fmt::format("{:.2f}x", peer_step / step) : "-", ms(peer_eval)});
+    rows.push_back({{"name", c.name},
+                    {"kind", c.kind},
+                    {"options", c.options},
+                    {"batch", kBatch},
+                    {"tokens", kTokens},
+                    {"times", run.times.to_json()},
+                    {"training_flops", run.training_flops},
+                    {"time_ratio_to_linear_attention", time_ratio},
+                    {"flop_ratio_to_linear_attention", flop_ratio},
+                    {"gflops", run.training_flops / step * 1e-9},
+                    {"train_peak_bytes", run.train_peak_bytes},
+                    {"eval_peak_bytes", run.eval_peak_bytes},
+                    {"peer", peer}});
+    if (!wanted(options, c.name)) rows.back()["reference_only"] = true;
+  }
+  return {"One layer, forward + outer backward, float32 (time/lin and FLOPs/lin: ratios to linear attention; "
+          "ratio/FLOPs: their quotient, target <= 1.15; peak MB: tensor bytes at the peak beyond inputs and parameters; "
+          "eval: the forward under NoGrad)",
+          table.str(), {{"rows", rows}}};
+}
+
+}  // namespace mttt::bench

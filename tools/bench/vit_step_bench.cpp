@@ -1,0 +1,76 @@
+// A whole training step of ViT-Tiny (D 192, depth 12, H 3, MLP 768) on 32x32x3 images with
+// 4x4 patches (64 tokens), 10 classes, batch 32: forward, softmax cross-entropy, backward and an
+// AdamW update (lr 1e-3, weight decay 1e-4 scaled by lr), as the PyTorch peer's section (b).
+#include <fmt/format.h>
+
+#include "mttt/ttt_mixer.hpp"
+#include "nn/config.hpp"
+#include "nn/loss.hpp"
+#include "nn/optim/optimizer.hpp"
+#include "nn/vit.hpp"
+#include "tensor/tensor.hpp"
+#include "tools/bench/layer_run.hpp"
+#include "tools/bench/mttt_sections.hpp"
+
+namespace mttt::bench {
+
+SectionResult run_vit_step(const MtttOptions& options) {
+  ttt::register_ttt_mixers();
+  constexpr std::int64_t kBatch = 32, kImage = 32, kClasses = 10;
+  Table table({"ViT-Tiny step (32x32, patch 4, B 32)", "fwd ms", "bwd ms", "opt ms", "step ms", "img/s", "peak MB",
+               "peer step ms", "peer/ours"});
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& c : layer_cases()) {
+    if (!wanted(options, c.name)) continue;
+    nn::ViTConfig config = nn::ViTConfig::tiny();
+    config.patch = 4;
+    config.image_height = config.image_width = kImage;
+    config.classes = kClasses;
+    config.layer = c.kind;
+    config.layer_options = c.options;
+    Generator generator(0);
+    nn::ViT model(config, generator);
+    nn::OptimizerOptions adamw;
+    adamw.lr = nn::constant_schedule(1e-3);
+    adamw.weight_decay = 1e-4;
+    nn::Adam optimizer(model.named_trainable_parameters(), adamw);
+    const Tensor images = normal({kBatch, kImage, kImage, 3}, 0, 1, {}, &generator);
+    const Tensor labels = cast(uniform({kBatch}, 0, kClasses, {}, &generator), DType::int64);
+
+    PhaseTimes times;
+    std::int64_t peak = 0;
+    using clock = std::chrono::steady_clock;
+    for (int i = 0; i < options.warmup + options.repeats; ++i) {
+      const bool record = i >= options.warmup;
+      const std::int64_t in_use = memory_stats().bytes_in_use;
+      reset_peak_memory();
+      auto start = clock::now();
+      optimizer.zero_grad();
+      Tensor loss = nn::softmax_cross_entropy(model.forward(images), labels);
+      const double forward = seconds_since(start);
+      loss.backward();
+      const double backward = seconds_since(start);
+      optimizer.step();
+      const double total = seconds_since(start);
+      if (!record) continue;
+      times.add("forward", forward);
+      times.add("backward", backward - forward);
+      times.add("optimizer", total - backward);
+      times.add("step", total);
+      peak = std::max(peak, memory_stats().peak_bytes_in_use - in_use);
+    }
+    const double step = times.median("step");
+    const nlohmann::json peer = peer_row(options.peer, "b", c.peer);
+    const double peer_step = peer.is_null() ? 0 : peer.value("step_s", 0.0);
+    table.add({c.name, fmt::format("{:.0f}", times.median("forward") * 1e3),
+               fmt::format("{:.0f}", times.median("backward") * 1e3), fmt::format("{:.1f}", times.median("optimizer") * 1e3),
+               fmt::format("{:.0f}", step * 1e3), fmt::format("{:.0f}", kBatch / step),
+               fmt::format("{:.0f}", static_cast<double>(peak) / (1 << 20)),
+               peer_step > 0 ? fmt::format("{:.0f}", peer_step * 1e3) : "-",
+               peer_step > 0 ? fmt::format("{:.2f}x", peer_step / step) : "-"});
+    rows.push_back({{"name", c.name}, {"times", times.to_json()}, {"peak_bytes", peak}, {"peer", peer}});
+  }
+  return {"ViT-Tiny training step (forward, cross-entropy, backward, AdamW), float32", table.str(), {{"rows", rows}}};
+}
+
+}  // namespace mttt::bench
