@@ -14,14 +14,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias) {
   if (bias.defined())
     check(bias.size(-1) == kernel.size(-1), "dense", "bias {} does not fit kernel {}", to_string(bias.shape()),
           to_string(kernel.shape()));
-  Tensor out;
-  if (kernel.rank() == 2 && x.rank() > 2) {  // one large product instead of a batch of small ones
-    Shape shape = x.shape();
-    shape[shape.size() - 1] = kernel.size(1);
-    out = reshape(matmul(reshape(x, {-1, x.size(-1)}), kernel), shape);
-  } else {
-    out = matmul(x, kernel);
-  }
+  Tensor out = matmul(x, kernel);  // a batch of rows times a kernel is one GEMM (tensor/ops/matmul.cpp)
   return bias.defined() ? out + bias : out;
 }
 

@@ -63,6 +63,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.rank() == 1 && b.rank() == 1) return reshape(matmul_2d_or_batched(unsqueeze(a, 0), unsqueeze(b, 1)), {});
   if (a.rank() == 1) return squeeze(matmul_2d_or_batched(unsqueeze(a, 0), b), -2);
   if (b.rank() == 1) return squeeze(matmul_2d_or_batched(a, unsqueeze(b, 1)), -1);
+  if (a.rank() > 2 && b.rank() == 2) {
+    // A batch of rows times one matrix (every Linear layer) is one GEMM with the batch folded
+    // into the rows; its backward then takes B-bar as one product over all rows, instead of a
+    // product per batch element and a sum.
+    Shape out_shape = a.shape();
+    out_shape[out_shape.size() - 1] = b.size(-1);
+    return reshape(matmul_2d_or_batched(reshape(a, {-1, ka}), b), out_shape);
+  }
   return matmul_2d_or_batched(a, b);
 }
 

@@ -206,6 +206,27 @@ TEST_CASE("binary ops: forward values with broadcasting, strided views and float
   }
 }
 
+TEST_CASE("broadcast and strided inputs across interpreter blocks: runs copied, filled or strided") {
+  // Rows whose length does not divide the block, so that blocks start mid-row; inner axes of
+  // stride 1 (a bias row), 0 (a column of statistics) and larger (a transposed view). The
+  // reference reads the same inputs after contiguous() (the copy kernel, not the interpreter).
+  Generator gen(44);
+  for (std::int64_t length : {7, 193, 600}) {
+    INFO("row length " << length);
+    Tensor x = uniform({37, length}, -1, 1, {DType::float64}, &gen);
+    Tensor row = uniform({length}, -1, 1, {DType::float64}, &gen);
+    Tensor column = uniform({37, 1}, -1, 1, {DType::float64}, &gen);
+    Tensor xt = transpose(uniform({length, 37}, -1, 1, {DType::float64}, &gen));
+    auto expanded = [&](const Tensor& t) { return contiguous(expand(t, {37, length})); };
+    for (const Tensor& other : {row, column, xt}) {
+      Tensor y = fuse([](Expr a, Expr b) { return a * b + b; }, x, other);
+      Tensor e = expanded(other);
+      Tensor reference = fuse([](Expr a, Expr b) { return a * b + b; }, x, e);
+      CHECK(y.to_vector<double>() == reference.to_vector<double>());
+    }
+  }
+}
+
 TEST_CASE("binary ops: int64 arithmetic") {
   Tensor a = i64({1, -2, 3, 4, 5, -6}, {2, 3});
   Tensor b = i64({10, 20, 30}, {3});

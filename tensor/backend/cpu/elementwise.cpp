@@ -157,7 +157,6 @@ struct FreeDeleter {
 template <class T> struct Scratch {
   std::unique_ptr<T, FreeDeleter> buffer;
   std::size_t capacity = 0;
-  std::vector<std::int64_t> offsets;
   std::vector<const T*> ptr;
   std::vector<cpu::StridedWalk> walks;
 
@@ -282,7 +281,6 @@ void run_program(const expr::Program& program, std::span<const Tensor> inputs, s
       std::fill_n(slot_data(r.slot), block, value);
     }
     if (plan.any_gather) {
-      scratch.offsets.resize(block);
       scratch.walks.clear();
       for (int k = 0; k <= num_inputs; ++k) scratch.walks.emplace_back(plan.shape, plan.strides[k]);
     }
@@ -300,10 +298,8 @@ void run_program(const expr::Program& program, std::span<const Tensor> inputs, s
         } else if (r.source == Source::once) {
           ptr[i] = slot_data(r.slot);
         } else if (r.source == Source::gather) {
-          scratch.walks[r.input + 1].offsets(start, count, scratch.offsets.data());
           T* dst = slot_data(r.slot);
-          const T* src = static_cast<const T*>(r.base);
-          for (std::int64_t e = 0; e < count; ++e) dst[e] = src[scratch.offsets[e]];
+          scratch.walks[r.input + 1].gather(static_cast<const T*>(r.base), start, count, dst);
           ptr[i] = dst;
         } else {
           T* dst = r.output >= 0 ? static_cast<T*>(plan.outs[r.output]) + start : slot_data(r.slot);

@@ -68,7 +68,11 @@ template <class T> void run(CpuBackend& backend, const Tensor& a_in, const Tenso
   auto a_row = [&](std::int64_t row) { return a.trans == CblasNoTrans ? row * a.ld : row; };
   auto b_col = [&](std::int64_t col) { return b.trans == CblasNoTrans ? col : col * b.ld; };
 
-  if (count >= threads || !parallel) {
+  // Deterministic mode splits the work the same way for any thread count: the split, not
+  // the threads, decides the order of BLAS's sums.
+  constexpr std::int64_t kDeterministicPanels = 8;
+  const bool whole_products = deterministic() ? count >= kDeterministicPanels || flops <= 2e5 : count >= threads || !parallel;
+  if (whole_products) {
 #pragma omp parallel if (parallel)
     {
       cpu::StridedWalk wa(batch, a_batch), wb(batch, b_batch);
@@ -81,9 +85,8 @@ template <class T> void run(CpuBackend& backend, const Tensor& a_in, const Tenso
     }
     return;
   }
-  // Few large products: panels. Deterministic mode fixes the panel count, so the result
-  // does not depend on the thread count.
-  const std::int64_t panels = deterministic() ? 8 : threads;
+  // Few large products: panels.
+  const std::int64_t panels = deterministic() ? kDeterministicPanels : threads;
   const bool by_rows = m >= n;
   const std::int64_t extent = by_rows ? m : n;
   const std::int64_t step = (extent + panels - 1) / panels;
@@ -94,7 +97,7 @@ template <class T> void run(CpuBackend& backend, const Tensor& a_in, const Tenso
     const T* ai = a_data + wa0.offset();
     const T* bi = b_data + wb0.offset();
     T* ci = c + i * m * n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (std::int64_t p = 0; p < panels; ++p) {
       const std::int64_t begin = p * step, size = std::min(step, extent - begin);
       if (size <= 0) continue;

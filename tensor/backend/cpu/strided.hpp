@@ -2,6 +2,7 @@
 // consecutive elements, for kernels that read views without copying them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "tensor/shape.hpp"
@@ -23,14 +24,39 @@ class StridedWalk {
     }
   }
   std::int64_t offset() const { return offset_; }
-  void next() {
-    for (int i = shape_.size() - 1; i >= 0; --i) {
-      offset_ += strides_[i];
-      if (++index_[i] < shape_[i]) return;
-      offset_ -= strides_[i] * shape_[i];
-      index_[i] = 0;
+  void next() { carry(static_cast<int>(shape_.size()) - 1); }
+  // Copies `count` elements from row-major element `linear` on into dst, a run along the
+  // innermost axis at a time: copied where that axis is contiguous, filled where it is
+  // broadcast (a bias row, a column of statistics), so no per-element offsets are computed.
+  template <class T> void gather(const T* src, std::int64_t linear, std::int64_t count, T* dst) {
+    seek(linear);
+    const int last = static_cast<int>(shape_.size()) - 1;
+    if (last < 0) {
+      if (count > 0) dst[0] = src[offset_];
+      return;
+    }
+    const std::int64_t length = shape_[last], stride = strides_[last];
+    while (count > 0) {
+      const std::int64_t run = std::min(count, length - index_[last]);
+      const T* from = src + offset_;
+      if (stride == 1) {
+        std::copy_n(from, run, dst);
+      } else if (stride == 0) {
+        std::fill_n(dst, run, *from);
+      } else {
+        for (std::int64_t e = 0; e < run; ++e) dst[e] = from[e * stride];
+      }
+      dst += run;
+      count -= run;
+      index_[last] += run;
+      offset_ += run * stride;
+      if (index_[last] < length) break;  // count is exhausted mid-row
+      offset_ -= length * stride;
+      index_[last] = 0;
+      carry(last - 1);
     }
   }
+
   // Offsets of `count` elements from `linear` on.
   void offsets(std::int64_t linear, std::int64_t count, std::int64_t* out) {
     seek(linear);
@@ -41,6 +67,16 @@ class StridedWalk {
   }
 
  private:
+  // Advances axis `axis` by one, carrying into the axes before it.
+  void carry(int axis) {
+    for (int i = axis; i >= 0; --i) {
+      offset_ += strides_[i];
+      if (++index_[i] < shape_[i]) return;
+      offset_ -= strides_[i] * shape_[i];
+      index_[i] = 0;
+    }
+  }
+
   Shape shape_;
   Strides strides_;
   Dims index_;
