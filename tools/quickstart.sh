@@ -34,8 +34,18 @@ case "$job" in
   main)
     "$build/tools/cli/mttt" demo
     echo
+    echo "== The paper's equivalences, checked numerically (mttt verify) =="
+    "$build/tools/cli/mttt" verify
+    echo
     echo "== Training a small ViT on Fashion-MNIST (examples/configs/fashion_mnist_demo.json) =="
-    exec "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_demo.json ;;
+    "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_demo.json
+    echo
+    echo "== MTTT-MLP vs linear attention, same ViT, 2x2 patches (196 tokens), two epochs each =="
+    for layer in linear_attention mttt_mlp; do
+      "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_compare.json \
+        --set model.layer=$layer --set run.out=runs/fashion_mnist_compare/$layer
+    done
+    exec "$build/tools/cli/mttt" compare runs/fashion_mnist_compare/linear_attention runs/fashion_mnist_compare/mttt_mlp ;;
   test) exec meson test -C "$build" --print-errorlogs --num-processes 2 ;;
   *) echo "usage: bash tools/quickstart.sh main|test" >&2; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 #include "nn/train/trainer.hpp"
 
+#include <chrono>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -144,9 +145,10 @@ double Trainer::train_step(bool log) {
 
 EvalResult Trainer::evaluate() { return evaluate_model(*model_, *data_.eval, config_); }
 
-void Trainer::log_eval(const EvalResult& r, std::int64_t epoch) {
+void Trainer::log_eval(const EvalResult& r, std::int64_t epoch, double train_seconds) {
   nlohmann::json record = {{"kind", "eval"},  {"step", step_},       {"epoch", epoch},
-                           {"loss", r.loss},  {"accuracy", r.accuracy}, {"examples", r.examples}};
+                           {"loss", r.loss},  {"accuracy", r.accuracy}, {"examples", r.examples},
+                           {"train_seconds", train_seconds}};
   if (!r.inner_losses.empty()) record["inner_losses"] = r.inner_losses;
   metrics_->write(record);
   std::string inner;
@@ -172,14 +174,17 @@ void Trainer::run() {
              data_.train->num_examples(), steps_per_epoch_, config_.run.batch_size, config_.run.epochs);
   std::fflush(stdout);
   ProgressLine progress("step", end, "img");
+  auto epoch_start = std::chrono::steady_clock::now();
   while (step_ < end) {
     const bool log = (step_ + 1) % config_.run.log_every == 0 || step_ + 1 == end;
     double loss = train_step(log);
     progress.update(step_, config_.run.batch_size, {{"epoch", static_cast<double>(step_) / steps_per_epoch_}, {"loss", loss}});
     if (step_ % steps_per_epoch_ == 0 || step_ == end) {
       progress.finish();
-      if (step_ % steps_per_epoch_ == 0) log_eval(evaluate(), step_ / steps_per_epoch_);
+      const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+      if (step_ % steps_per_epoch_ == 0) log_eval(evaluate(), step_ / steps_per_epoch_, train_seconds);
       save();
+      epoch_start = std::chrono::steady_clock::now();
     }
   }
   progress.finish();

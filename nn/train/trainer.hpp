@@ -44,7 +44,8 @@ class Trainer {
 
  private:
   double train_step(bool log);
-  void log_eval(const EvalResult& result, std::int64_t epoch);
+  // `train_seconds`: wall time of the epoch's training steps (evaluation excluded).
+  void log_eval(const EvalResult& result, std::int64_t epoch, double train_seconds);
   void save();
   std::vector<std::pair<std::string, class InnerLossReporter*>> reporters();
 

@@ -19,5 +19,7 @@ void add_layer_command(CLI::App& app);
 void add_flops_command(CLI::App& app);
 // `mttt verify`: the equivalences, checked numerically.
 void add_verify_command(CLI::App& app);
+// `mttt compare RUN_DIR...`: training runs side by side.
+void add_compare_command(CLI::App& app);
 
 }  // namespace mttt::cli
