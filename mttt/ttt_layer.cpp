@@ -154,6 +154,15 @@ std::pair<Tensor, Tensor> step_tokens(const TTTOptions& o, const Tensor& K, cons
   return {K_S, y_S};
 }
 
+// y (B, N, D) through every head's view (H, D, d) and bias (H, d) at once: one product with the
+// heads' kernels side by side, (B N, D) @ (D, H d), seen per head as (B, H, N, d).
+Tensor project_heads(const Tensor& y, const Tensor& kernel, const Tensor& bias) {
+  const std::int64_t B = y.size(0), N = y.size(1), D = y.size(2), H = kernel.size(0), d = kernel.size(2);
+  Tensor side_by_side = reshape(permute(kernel, {1, 0, 2}), {D, H * d});
+  Tensor projected = matmul(y, side_by_side) + reshape(bias, {H * d});  // (B, N, H d)
+  return permute(reshape(projected, {B, N, H, d}), {0, 2, 1, 3});
+}
+
 }  // namespace
 
 TTTOutput ttt_forward(const TTTParams& p, const TTTOptions& o, const Tensor& y, const ForwardOptions& f) {
@@ -171,9 +180,9 @@ TTTOutput ttt_forward(const TTTParams& p, const TTTOptions& o, const Tensor& y, 
   // Whether an outer loop differentiates through this forward (training) or not (evaluation).
   const bool outer = grad_enabled();
 
-  Tensor y4 = unsqueeze(y, 1);                                  // (B, 1, N, D)
-  Tensor K = matmul(y4, p.phi_kernel) + unsqueeze(p.phi_bias, 1);  // (B, H, N, d)  training view
-  Tensor Q = matmul(y4, p.psi_kernel) + unsqueeze(p.psi_bias, 1);  // (B, H, N, d)  test view
+  Tensor y4 = unsqueeze(y, 1);                     // (B, 1, N, D)
+  Tensor K = project_heads(y, p.phi_kernel, p.phi_bias);  // (B, H, N, d)  training view
+  Tensor Q = project_heads(y, p.psi_kernel, p.psi_bias);  // (B, H, N, d)  test view
 
   TTTOutput out;
   FastWeights W;
@@ -209,9 +218,12 @@ TTTOutput ttt_forward(const TTTParams& p, const TTTOptions& o, const Tensor& y, 
     NoGrad values_only;
     out.inner_losses.push_back(reconstruction_loss(p, o, W, K, y4));
   }
-  // Eq. (3): predict with the adapted weights; z = sum_h f(W_T, Q_h) h_h + b_h.
-  Tensor per_head = matmul(apply_learner(o.learner, W, Q), p.h_kernel);  // (B, H, N, D)
-  out.z = sum(per_head, {1}) + p.h_bias;
+  // Eq. (3): predict with the adapted weights; z = sum_h f(W_T, Q_h) h_h + b_h, the sum over
+  // heads taken by one product over the concatenated heads.
+  Tensor predictions = apply_learner(o.learner, W, Q);  // (B, H, N, d)
+  const std::int64_t d = predictions.size(3);
+  Tensor concatenated = reshape(permute(predictions, {0, 2, 1, 3}), {B, N, H * d});
+  out.z = matmul(concatenated, reshape(p.h_kernel, {H * d, D})) + p.h_bias;
   return out;
 }
 

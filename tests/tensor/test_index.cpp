@@ -111,6 +111,28 @@ TEST_CASE("gather: every axis against the definition, negative axes, strided inp
   CHECK(gather(i64({1, 2, 3, 4}, {2, 2}), 1, i64({1, 1, 0, 0}, {2, 2})).to_vector<std::int64_t>() == I64{2, 2, 3, 3});
 }
 
+TEST_CASE("gather and its backward move whole rows when the index is broadcast over the trailing axes") {
+  // The MTTT layer's SGD steps pick tokens by a permutation per head: the index is (1, H, m, 1)
+  // expanded over the batch and the features. The row kernel must agree with the per-element
+  // one (the same index made contiguous), values and gradients, with repeated indices and an
+  // input that is itself broadcast.
+  Generator gen(51);
+  Tensor x = uniform({2, 3, 7, 5}, -1, 1, {DType::float64}, &gen).requires_grad_();
+  Tensor picks = cast(uniform({1, 3, 4, 1}, 0, 7, {DType::float64}, &gen), DType::int64);
+  Tensor broadcast_index = expand(picks, {2, 3, 4, 5});
+  Tensor dense_index = contiguous(broadcast_index);
+  Tensor weights = uniform({2, 3, 4, 5}, -1, 1, {DType::float64}, &gen);
+  Tensor fast = gather(x, 2, broadcast_index), slow = gather(x, 2, dense_index);
+  CHECK(fast.to_vector<double>() == slow.to_vector<double>());
+  CHECK(grad(sum(fast * weights), x).to_vector<double>() == grad(sum(slow * weights), x).to_vector<double>());
+  // A broadcast input (stride 0 over heads), as the reconstruction targets y are.
+  Tensor y = uniform({2, 1, 7, 5}, -1, 1, {DType::float64}, &gen);
+  Tensor y_wide = expand(y, {2, 3, 7, 5});
+  CHECK(gather(y_wide, 2, broadcast_index).to_vector<double>() ==
+        gather(contiguous(y_wide), 2, dense_index).to_vector<double>());
+  gradcheck12([&](V v) { return gather(v[0], 2, broadcast_index) * weights; }, {x.detach()});
+}
+
 TEST_CASE("one_hot: rows of the identity in the requested dtype, any label shape") {
   Tensor oh = one_hot(i64({2, 0, 1}, {3}), 4);
   CHECK(oh.dtype() == DType::float32);

@@ -20,6 +20,26 @@ std::vector<std::int64_t> indices(const Tensor& index, std::int64_t size, const 
   return v;
 }
 
+// Whether gather / scatter_add move whole rows: the index is broadcast over every axis after
+// `axis` (one index per row, as when tokens are picked by a permutation) and the axes after
+// `axis` are contiguous in both tensors. Then `row` is their element count.
+bool row_layout(const Tensor& index, const Tensor& a, const Tensor& b, int axis, std::int64_t& row) {
+  row = 1;
+  for (int i = index.rank() - 1; i > axis; --i) {
+    const std::int64_t n = index.shape()[i];
+    if (n != 1 && (index.strides()[i] != 0 || a.strides()[i] != row || b.strides()[i] != row)) return false;
+    row *= n;
+  }
+  return row > 1;
+}
+
+// Axes 0..axis of a shape or strides: the walk over rows.
+Dims leading(const Dims& dims, int axis) {
+  Dims out = dims;
+  while (out.size() > axis + 1) out.erase(out.size() - 1);
+  return out;
+}
+
 // Calls f(src_offset, dst_offset) for every element of `shape`, walking two strided layouts.
 template <class F> void for_each_pair(const Shape& shape, const Strides& a, const Strides& b, F&& f) {
   cpu::StridedWalk wa(shape, a), wb(shape, b);
@@ -75,6 +95,24 @@ void CpuBackend::index_add(const Tensor& out, int axis, const Tensor& index, con
 }
 
 void CpuBackend::gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) {
+  std::int64_t row = 0;
+  if (row_layout(index, x, out, axis, row)) {
+    const std::int64_t size = x.shape()[axis], x_step = x.strides()[axis];
+    const std::int64_t* id = index.data<std::int64_t>();
+    Strides xs = leading(x.strides(), axis);
+    xs[axis] = 0;  // the index supplies this axis
+    const Shape rows = leading(out.shape(), axis);
+    cpu::StridedWalk wx(rows, xs), wi(rows, leading(index.strides(), axis)), wo(rows, leading(out.strides(), axis));
+    wx.seek(0), wi.seek(0), wo.seek(0);
+    dispatch_dtype(x.dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      const T* xd = x.data<T>();
+      T* od = out.data<T>();
+      for (std::int64_t r = 0, n = numel(rows); r < n; ++r, wx.next(), wi.next(), wo.next())
+        std::copy_n(xd + wx.offset() + checked(id[wi.offset()], size, "gather") * x_step, row, od + wo.offset());
+    });
+    return;
+  }
   auto idx = index.to_vector<std::int64_t>();
   const std::int64_t size = x.shape()[axis];
   dispatch_dtype(x.dtype(), [&](auto zero) {
@@ -92,6 +130,28 @@ void CpuBackend::gather(const Tensor& x, int axis, const Tensor& index, const Te
 }
 
 void CpuBackend::scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) {
+  std::int64_t row = 0;
+  if (row_layout(index, src, out, axis, row)) {
+    const std::int64_t size = out.shape()[axis], out_step = out.strides()[axis];
+    const std::int64_t* id = index.data<std::int64_t>();
+    Strides os = leading(out.strides(), axis);
+    os[axis] = 0;  // the index supplies this axis
+    const Shape rows = leading(index.shape(), axis);
+    cpu::StridedWalk wo(rows, os), wi(rows, leading(index.strides(), axis)), ws(rows, leading(src.strides(), axis));
+    wo.seek(0), wi.seek(0), ws.seek(0);
+    dispatch_dtype(out.dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      const T* sd = src.data<T>();
+      T* od = out.data<T>();
+      // Rows in index order, serially: repeated indices accumulate in a fixed order.
+      for (std::int64_t r = 0, n = numel(rows); r < n; ++r, wo.next(), wi.next(), ws.next()) {
+        T* d = od + wo.offset() + checked(id[wi.offset()], size, "scatter_add") * out_step;
+        const T* from = sd + ws.offset();
+        for (std::int64_t e = 0; e < row; ++e) d[e] += from[e];
+      }
+    });
+    return;
+  }
   auto idx = index.to_vector<std::int64_t>();
   const std::int64_t size = out.shape()[axis];
   dispatch_dtype(out.dtype(), [&](auto zero) {
