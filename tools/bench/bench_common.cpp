@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <iostream>
 #include <stdexcept>
 #include <thread>
 
@@ -81,6 +82,14 @@ std::vector<std::int64_t> parse_positive_list(const std::string& text, const cha
   }
   if (values.empty()) throw std::invalid_argument(std::string(option) + " needs at least one value");
   return values;
+}
+
+bool write_report(const nlohmann::json& report, const std::string& path) {
+  std::ofstream out(path);
+  out << report.dump(2) << "\n";
+  if (out) return true;
+  std::cerr << "could not write " << path << "\n";
+  return false;
 }
 
 }  // namespace mttt::bench

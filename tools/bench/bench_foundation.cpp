@@ -28,6 +28,7 @@ using mttt::bench::Options;
 using mttt::bench::env_or;
 using mttt::bench::machine_info;
 using mttt::bench::split;
+using mttt::bench::write_report;
 using mttt::bench::SectionResult;
 
 // Whether every row of a section meets its target; null when the section did not run.
@@ -97,12 +98,7 @@ int main(int argc, char** argv) {
     report["targets"][name] = met;
     std::cout << "  " << name << ": " << (met.is_null() ? "not measured" : met.get<bool>() ? "met" : "MISSED") << "\n";
   }
-  std::ofstream out(json_path);
-  out << report.dump(2) << "\n";
-  if (!out) {
-    std::cerr << "could not write " << json_path << "\n";
-    return 1;
-  }
+  if (!write_report(report, json_path)) return 1;
   std::cout << "figures written to " << json_path << "\n";
   return 0;
 }

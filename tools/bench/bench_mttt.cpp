@@ -70,14 +70,9 @@ int main(int argc, char** argv) {
     SectionResult result = runners.at(name)(options);
     std::cout << result.title << "\n" << result.table << std::endl;
     report[name] = result.json;
-    std::ofstream(json_path) << report.dump(2) << "\n";  // after every section: long runs keep what they measured
+    write_report(report, json_path);  // after every section: long runs keep what they measured
   }
-  std::ofstream out(json_path);
-  out << report.dump(2) << "\n";
-  if (!out) {
-    std::cerr << "could not write " << json_path << "\n";
-    return 1;
-  }
+  if (!write_report(report, json_path)) return 1;
   std::cout << "figures written to " << json_path << "\n";
   return 0;
 }

@@ -122,6 +122,9 @@ std::vector<std::string> split(const std::string& text);
 // "1,2,4" -> {1, 2, 4}; throws std::invalid_argument naming `option` on anything else.
 std::vector<std::int64_t> parse_positive_list(const std::string& text, const char* option);
 
+// Writes the report as indented JSON; on failure says so on stderr and returns false.
+bool write_report(const nlohmann::json& report, const std::string& path);
+
 // The figures of one section: what is printed and what goes into the JSON file.
 struct SectionResult {
   std::string title;

@@ -40,6 +40,21 @@ Dims leading(const Dims& dims, int axis) {
   return out;
 }
 
+// For each row of a row-layout gather or scatter_add: f(indexed_offset, other_offset), where
+// indexed_offset already includes the row's index along `axis` (checked against its size).
+template <class F>
+void for_each_row(const Tensor& indexed, const Tensor& index, const Tensor& other, int axis, const char* op, F&& f) {
+  const std::int64_t size = indexed.shape()[axis], step = indexed.strides()[axis];
+  const std::int64_t* id = index.data<std::int64_t>();
+  Strides strides = leading(indexed.strides(), axis);
+  strides[axis] = 0;  // the index supplies this axis
+  const Shape rows = leading(index.shape(), axis);
+  cpu::StridedWalk wa(rows, strides), wi(rows, leading(index.strides(), axis)), wb(rows, leading(other.strides(), axis));
+  wa.seek(0), wi.seek(0), wb.seek(0);
+  for (std::int64_t r = 0, n = numel(rows); r < n; ++r, wa.next(), wi.next(), wb.next())
+    f(wa.offset() + checked(id[wi.offset()], size, op) * step, wb.offset());
+}
+
 // Calls f(src_offset, dst_offset) for every element of `shape`, walking two strided layouts.
 template <class F> void for_each_pair(const Shape& shape, const Strides& a, const Strides& b, F&& f) {
   cpu::StridedWalk wa(shape, a), wb(shape, b);
@@ -97,19 +112,11 @@ void CpuBackend::index_add(const Tensor& out, int axis, const Tensor& index, con
 void CpuBackend::gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) {
   std::int64_t row = 0;
   if (row_layout(index, x, out, axis, row)) {
-    const std::int64_t size = x.shape()[axis], x_step = x.strides()[axis];
-    const std::int64_t* id = index.data<std::int64_t>();
-    Strides xs = leading(x.strides(), axis);
-    xs[axis] = 0;  // the index supplies this axis
-    const Shape rows = leading(out.shape(), axis);
-    cpu::StridedWalk wx(rows, xs), wi(rows, leading(index.strides(), axis)), wo(rows, leading(out.strides(), axis));
-    wx.seek(0), wi.seek(0), wo.seek(0);
     dispatch_dtype(x.dtype(), [&](auto zero) {
       using T = decltype(zero);
       const T* xd = x.data<T>();
       T* od = out.data<T>();
-      for (std::int64_t r = 0, n = numel(rows); r < n; ++r, wx.next(), wi.next(), wo.next())
-        std::copy_n(xd + wx.offset() + checked(id[wi.offset()], size, "gather") * x_step, row, od + wo.offset());
+      for_each_row(x, index, out, axis, "gather", [&](std::int64_t from, std::int64_t to) { std::copy_n(xd + from, row, od + to); });
     });
     return;
   }
@@ -132,23 +139,14 @@ void CpuBackend::gather(const Tensor& x, int axis, const Tensor& index, const Te
 void CpuBackend::scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) {
   std::int64_t row = 0;
   if (row_layout(index, src, out, axis, row)) {
-    const std::int64_t size = out.shape()[axis], out_step = out.strides()[axis];
-    const std::int64_t* id = index.data<std::int64_t>();
-    Strides os = leading(out.strides(), axis);
-    os[axis] = 0;  // the index supplies this axis
-    const Shape rows = leading(index.shape(), axis);
-    cpu::StridedWalk wo(rows, os), wi(rows, leading(index.strides(), axis)), ws(rows, leading(src.strides(), axis));
-    wo.seek(0), wi.seek(0), ws.seek(0);
     dispatch_dtype(out.dtype(), [&](auto zero) {
       using T = decltype(zero);
       const T* sd = src.data<T>();
       T* od = out.data<T>();
       // Rows in index order, serially: repeated indices accumulate in a fixed order.
-      for (std::int64_t r = 0, n = numel(rows); r < n; ++r, wo.next(), wi.next(), ws.next()) {
-        T* d = od + wo.offset() + checked(id[wi.offset()], size, "scatter_add") * out_step;
-        const T* from = sd + ws.offset();
-        for (std::int64_t e = 0; e < row; ++e) d[e] += from[e];
-      }
+      for_each_row(out, index, src, axis, "scatter_add", [&](std::int64_t to, std::int64_t from) {
+        for (std::int64_t e = 0; e < row; ++e) od[to + e] += sd[from + e];
+      });
     });
     return;
   }
