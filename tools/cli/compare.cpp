@@ -78,11 +78,13 @@ void add_compare_command(CLI::App& app) {
       runs.push_back(summarise(folder));
       epochs = std::max(epochs, runs.back().accuracy.size());
     }
-    fmt::print("{:<34} {:<22}", "run", "layer");
+    std::size_t run_width = 3, layer_width = 5;
+    for (const auto& run : runs) run_width = std::max(run_width, run.folder.size()), layer_width = std::max(layer_width, run.layer.size());
+    fmt::print("{:<{}}  {:<{}}", "run", run_width, "layer", layer_width);
     for (std::size_t e = 1; e <= epochs; ++e) fmt::print(" {:>8}", fmt::format("epoch {}", e));
     fmt::print(" {:>10} {:>22}\n", "s/epoch", "inner loss t=0 -> T");
     for (const auto& run : runs) {
-      fmt::print("{:<34} {:<22}", run.folder, run.layer);
+      fmt::print("{:<{}}  {:<{}}", run.folder, run_width, run.layer, layer_width);
       for (std::size_t e = 0; e < epochs; ++e)
         fmt::print(" {:>8}", e < run.accuracy.size() ? fmt::format("{:.2f}%", 100 * run.accuracy[e]) : "-");
       double seconds = 0;
