@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Runs an experiment grid with `mttt train`, and rebuilds its table and figures from what finished.
+
+    python3 tools/sweep.py run     [--grid FILE] [--only NAME,...] [--mttt PATH]
+    python3 tools/sweep.py status  [--grid FILE]
+    python3 tools/sweep.py report  [--grid FILE] [--table FILE] [--figures DIR]
+
+A grid is a JSON file whose "runs" each name a config (one file per experiment, so that a row is
+reproduced by `mttt train --config FILE`), the setting, the layer's title, the seed and, for TTT
+layers, the inner steps. `run` goes through the grid in order: a run whose last epoch has been
+evaluated is skipped, a run with a checkpoint is resumed from it (`--resume`), any other starts
+afresh; an interrupted sweep is continued by running the same command again. `report` writes the
+markdown table (test accuracy, parameters, FLOPs relative to linear attention from `mttt flops`,
+training seconds per epoch, the command) and the PNG figures from whatever has finished, so a grid
+can be spread over several sittings.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_GRID = os.path.join("examples", "experiments", "fashion_mnist_grid.json")
+DEFAULT_MTTT = os.path.join("build", "tools", "cli", "mttt")
+
+
+def load_json_with_comments(path):
+    """mttt's configs allow // comments on their own lines."""
+    with open(path) as f:
+        text = "".join(line for line in f if not line.lstrip().startswith("//"))
+    return json.loads(text)
+
+
+def load_grid(path):
+    grid = load_json_with_comments(path)
+    names = [r["name"] for r in grid["runs"]]
+    if len(names) != len(set(names)):
+        sys.exit(f"{path}: run names must be unique")
+    for r in grid["runs"]:
+        r["cfg"] = load_json_with_comments(r["config"])
+        r["out"] = r["cfg"]["run"]["out"]
+        r["epochs"] = r["cfg"]["run"]["epochs"]
+    return grid
+
+
+def eval_records(run):
+    path = os.path.join(run["out"], "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    records = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                record = json.loads(line)
+                if record.get("kind") == "eval":
+                    records.append(record)
+    return records
+
+
+def state(run):
+    records = eval_records(run)
+    if any(r["epoch"] >= run["epochs"] for r in records):
+        return "done"
+    if os.path.exists(os.path.join(run["out"], "checkpoint.safetensors")):
+        return f"resumable (epoch {max((r['epoch'] for r in records), default=0)} of {run['epochs']})"
+    return "not started"
+
+
+def command(run, mttt, resume):
+    cmd = [mttt, "train", "--config", run["config"]]
+    if resume:
+        cmd += ["--resume", os.path.join(run["out"], "checkpoint.safetensors")]
+    return cmd
+
+
+def do_run(grid, args):
+    only = set(args.only.split(",")) if args.only else None
+    unknown = (only or set()) - {r["name"] for r in grid["runs"]}
+    if unknown:
+        sys.exit(f"--only: unknown runs {sorted(unknown)}")
+    if not os.path.exists(args.mttt):
+        sys.exit(f"{args.mttt} does not exist: build first (bash tools/quickstart.sh test, or ninja -C build)")
+    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    todo = [r for r in grid["runs"] if (only is None or r["name"] in only)]
+    for i, run in enumerate(todo, 1):
+        s = state(run)
+        if s == "done":
+            print(f"[{i}/{len(todo)}] {run['name']}: done, skipped", flush=True)
+            continue
+        resume = s.startswith("resumable")
+        cmd = command(run, args.mttt, resume)
+        print(f"[{i}/{len(todo)}] {run['name']}: {'resuming' if resume else 'starting'}: {' '.join(cmd)}", flush=True)
+        start = time.time()
+        result = subprocess.run(cmd, env=env)
+        if result.returncode != 0:
+            sys.exit(f"{run['name']}: mttt train exited with {result.returncode}; run the sweep again to resume")
+        print(f"[{i}/{len(todo)}] {run['name']}: finished in {(time.time() - start) / 60:.1f} min", flush=True)
+
+
+def do_status(grid, _args):
+    for run in grid["runs"]:
+        records = eval_records(run)
+        accuracy = f"{100 * records[-1]['accuracy']:.2f}%" if records else "-"
+        print(f"{run['name']:<36} {state(run):<28} {accuracy}")
+
+
+def layer_override(cfg):
+    return json.dumps(cfg["model"]["layer"], separators=(",", ":"))
+
+
+def flops_and_params(run, mttt):
+    """Relative training FLOPs of the model (mttt flops) and its parameter count (mttt params)."""
+    flops = subprocess.run([mttt, "flops", "--config", run["config"]], capture_output=True, text=True)
+    params = subprocess.run([mttt, "params", "--config", run["config"]], capture_output=True, text=True)
+    relative = total = None
+    m = re.search(r"^model\s+[\d.]+\s+([\d.]+)x\s+[\d.]+\s+([\d.]+)x", flops.stdout, re.M)
+    if m:
+        relative = (float(m.group(1)), float(m.group(2)))
+    m = re.search(r"^model\s+([\d,]+)\s", params.stdout, re.M)
+    if m:
+        total = int(m.group(1).replace(",", ""))
+    return relative, total
+
+
+def do_report(grid, args):
+    rows = []
+    header = ("| setting | layer | seed | test accuracy | parameters | FLOPs vs linear attention (forward / training) "
+              "| s per epoch | command |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+    for run in grid["runs"]:
+        records = eval_records(run)
+        finished = any(r["epoch"] >= run["epochs"] for r in records)
+        relative, total = flops_and_params(run, args.mttt) if os.path.exists(args.mttt) else (None, None)
+        seconds = [r.get("train_seconds", 0) for r in records if r.get("train_seconds")]
+        accuracy = f"{100 * records[-1]['accuracy']:.2f}%" if finished else (
+            f"running: {100 * records[-1]['accuracy']:.2f}% after epoch {records[-1]['epoch']}" if records else "pending")
+        rows.append("| {} | {} | {} | {} | {} | {} | {} | `mttt train --config {}` |".format(
+            run["setting"], run["layer"], run["seed"], accuracy, f"{total:,}" if total else "-",
+            f"{relative[0]:.2f}x / {relative[1]:.2f}x" if relative else "-",
+            f"{sum(seconds) / len(seconds):.0f}" if seconds else "-", run["config"]))
+    table = header + "\n".join(rows) + "\n"
+    os.makedirs(os.path.dirname(args.table) or ".", exist_ok=True)
+    with open(args.table, "w") as f:
+        f.write(table)
+    print(table)
+    draw_figures(grid, args.figures)
+
+
+def draw_figures(grid, folder):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(folder, exist_ok=True)
+    # Accuracy against T (the paper's figure 1 left): the patch setting's GD runs, seed 0.
+    points = []
+    for run in grid["runs"]:
+        if run["setting"] == "patches" and run.get("steps") and not run.get("sgd") and run["seed"] == 0:
+            records = eval_records(run)
+            if any(r["epoch"] >= run["epochs"] for r in records):
+                points.append((run["steps"], 100 * records[-1]["accuracy"]))
+    if points:
+        points.sort()
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+        for run in grid["runs"]:
+            if run["setting"] == "patches" and run["name"].endswith("linear_attention") and run["seed"] == 0:
+                records = eval_records(run)
+                if records and records[-1]["epoch"] >= run["epochs"]:
+                    ax.axhline(100 * records[-1]["accuracy"], color="gray", linestyle="--", label="linear attention")
+                    ax.legend()
+        ax.set_xlabel("inner steps T (MTTT-MLP, GD)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_xticks([p[0] for p in points])
+        ax.set_title("Fashion-MNIST, 2x2 patches")
+        fig.tight_layout()
+        fig.savefig(os.path.join(folder, "accuracy_vs_steps.png"), dpi=120)
+        plt.close(fig)
+    # Inner loss per step t, one curve per epoch, averaged over layers (figures 1 right, 3, 4).
+    for run in grid["runs"]:
+        records = [r for r in eval_records(run) if r.get("inner_losses")]
+        if not records:
+            continue
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        cmap = plt.get_cmap("viridis")
+        for k, record in enumerate(records):
+            curves = list(record["inner_losses"].values())
+            mean = [sum(c[t] for c in curves) / len(curves) for t in range(len(curves[0]))]
+            ax.plot(range(len(mean)), mean, marker="o", color=cmap(k / max(1, len(records) - 1)),
+                    label=f"epoch {record['epoch']}")
+        ax.set_xlabel("inner step t")
+        ax.set_ylabel("inner loss (mean over layers)")
+        ax.set_title(f"{run['layer']}, {run['setting']}", fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(folder, f"inner_loss_{run['name']}.png"), dpi=120)
+        plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["run", "status", "report"])
+    parser.add_argument("--grid", default=DEFAULT_GRID)
+    parser.add_argument("--only", default="", help="comma-separated run names (run)")
+    parser.add_argument("--mttt", default=DEFAULT_MTTT, help="the mttt program")
+    parser.add_argument("--table", default=os.path.join("docs", "experiments_table.md"))
+    parser.add_argument("--figures", default=os.path.join("docs", "figures"))
+    args = parser.parse_args()
+    grid = load_grid(args.grid)
+    {"run": do_run, "status": do_status, "report": do_report}[args.action](grid, args)
+
+
+if __name__ == "__main__":
+    main()
