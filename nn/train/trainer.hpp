@@ -36,6 +36,9 @@ class Trainer {
   // Trains to the configured end (or run.max_steps), evaluating and checkpointing each epoch.
   void run();
   EvalResult evaluate();
+  // One update (all of its accumulated micro-batches); returns the loss. `log` writes a
+  // training record. For callers that time steps (mttt dryrun).
+  double train_step(bool log);
 
   ViT& model() { return *model_; }
   std::int64_t step() const { return step_; }
@@ -43,7 +46,6 @@ class Trainer {
   std::int64_t total_steps() const { return total_steps_; }
 
  private:
-  double train_step(bool log);
   // `train_seconds`: wall time of the epoch's training steps (evaluation excluded).
   void log_eval(const EvalResult& result, std::int64_t epoch, double train_seconds);
   void save();

@@ -21,5 +21,7 @@ void add_flops_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
 // `mttt compare RUN_DIR...`: training runs side by side.
 void add_compare_command(CLI::App& app);
+// `mttt dryrun --config FILE --data ROOT`: a real config tried on a small folder, projected.
+void add_dryrun_command(CLI::App& app);
 
 }  // namespace mttt::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   mttt::cli::add_flops_command(app);
   mttt::cli::add_verify_command(app);
   mttt::cli::add_compare_command(app);
+  mttt::cli::add_dryrun_command(app);
   mttt::cli::add_params_command(app);
   try {
     app.parse(argc, argv);

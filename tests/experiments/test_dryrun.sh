@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `mttt dryrun` on a small ImageNet-layout folder of 32x32 JPEGs that this test writes: the real
+# ViT-S/16 MTTT-Linear config's parameter counts (the spec's) and a projection come out.
+# Usage (from Meson): test_dryrun.sh SOURCE_ROOT MTTT_PROGRAM
+set -euo pipefail
+root=$1
+mttt=$(realpath "$2")
+command -v cjpeg > /dev/null || { echo "cjpeg is missing (apt-get install libjpeg-turbo-progs): skipped"; exit 77; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for split in train val; do
+  for class in n01440764 n01443537; do
+    mkdir -p "$work/imagenet/$split/$class"
+    for i in 1 2 3 4; do
+      { printf 'P6\n32 32\n255\n'; head -c 3072 /dev/urandom; } | cjpeg -quality 90 > "$work/imagenet/$split/$class/img_$i.JPEG"
+    done
+  done
+done
+
+cd "$root"
+"$mttt" dryrun --config examples/imagenet/vit_s16_mttt_linear.json --data "$work/imagenet" --steps 1 --micro-batch 1 |
+  tee "$work/out.txt"
+grep -q "ViT-S/16 with mttt_linear (196 tokens): 22,417,384 parameters (22,122,472 trainable, 294,912 frozen)" "$work/out.txt"
+grep -q "recipe: batch 1024 (1 micro-batch(es) of 1024), 90 epochs, 1252 steps per epoch" "$work/out.txt"
+grep -q "^projected on cpu .* per epoch" "$work/out.txt"
+grep -q "^projected memory: .* for a micro-batch of 1024" "$work/out.txt"
+
+# A folder without train/ is refused with a message naming it.
+mkdir -p "$work/empty"
+if "$mttt" dryrun --config examples/imagenet/vit_s16_mttt_linear.json --data "$work/empty" 2> "$work/err.txt"; then
+  echo "dryrun accepted a folder without train/"; exit 1
+fi
+grep -q "expected an ImageNet-layout folder" "$work/err.txt"
+echo "dryrun: counts, projection and errors as expected"
