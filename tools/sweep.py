@@ -11,8 +11,8 @@ layers, the inner steps. `run` goes through the grid in order: a run whose last 
 evaluated is skipped, a run with a checkpoint is resumed from it (`--resume`), any other starts
 afresh; an interrupted sweep is continued by running the same command again. `report` writes the
 markdown table (test accuracy, parameters, FLOPs relative to linear attention from `mttt flops`,
-training seconds per epoch, the command) and the PNG figures from whatever has finished, so a grid
-can be spread over several sittings.
+training seconds per epoch, the command) between the markers of docs/experiments.md, and the PNG
+figures, from whatever has finished, so a grid can be spread over several sittings.
 """
 import argparse
 import json
@@ -142,11 +142,24 @@ def do_report(grid, args):
             f"{relative[0]:.2f}x / {relative[1]:.2f}x" if relative else "-",
             f"{sum(seconds) / len(seconds):.0f}" if seconds else "-", run["config"]))
     table = header + "\n".join(rows) + "\n"
-    os.makedirs(os.path.dirname(args.table) or ".", exist_ok=True)
-    with open(args.table, "w") as f:
-        f.write(table)
+    write_table(args.table, table)
     print(table)
     draw_figures(grid, args.figures)
+
+
+BEGIN, END = "<!-- sweep table: begin -->", "<!-- sweep table: end -->"
+
+
+def write_table(path, table):
+    """Replaces the block between the markers of an existing document, or writes the table alone."""
+    text = open(path).read() if os.path.exists(path) else ""
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN) + len(BEGIN)] + "\n" + table + text[text.index(END):]
+    else:
+        text = table
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def draw_figures(grid, folder):
@@ -206,7 +219,8 @@ def main():
     parser.add_argument("--grid", default=DEFAULT_GRID)
     parser.add_argument("--only", default="", help="comma-separated run names (run)")
     parser.add_argument("--mttt", default=DEFAULT_MTTT, help="the mttt program")
-    parser.add_argument("--table", default=os.path.join("docs", "experiments_table.md"))
+    parser.add_argument("--table", default=os.path.join("docs", "experiments.md"),
+                        help="document whose marked block receives the table (or a new file with the table alone)")
     parser.add_argument("--figures", default=os.path.join("docs", "figures"))
     args = parser.parse_args()
     grid = load_grid(args.grid)
