@@ -15,5 +15,6 @@
 #include "tensor/ops/reduce.hpp"
 #include "tensor/ops/shape_ops.hpp"
 #include "tensor/ops/softmax.hpp"
+#include "tensor/ops/transfer.hpp"
 #include "tensor/random.hpp"
 #include "tensor/runtime.hpp"

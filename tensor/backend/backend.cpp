@@ -1,6 +1,7 @@
 #include "tensor/backend/backend.hpp"
 
 #include "tensor/backend/cpu/cpu_backend.hpp"
+#include "tensor/backend/thrust/thrust_backend.hpp"
 
 namespace mttt {
 
@@ -12,7 +13,9 @@ class AlignedRawAllocator final : public RawAllocator {
 };
 }  // namespace
 
-CpuBackend::CpuBackend() : allocator_(std::make_unique<AlignedRawAllocator>()) {}
+std::unique_ptr<RawAllocator> make_host_raw_allocator() { return std::make_unique<AlignedRawAllocator>(); }
+
+CpuBackend::CpuBackend() : allocator_(make_host_raw_allocator()) {}
 
 Backend& backend(Device device) {
   switch (device.type) {
@@ -21,7 +24,9 @@ Backend& backend(Device device) {
       return *cpu;
     }
     case DeviceType::thrust_host:
-      fail("device", "this build has no thrust-host backend; it comes with the CUDA backend (see README)");
+      if (Backend* thrust = thrust_host_backend()) return *thrust;
+      fail("device", "this build has no thrust-host backend: it needs Thrust's headers (CUDA's CCCL, "
+                     "/usr/local/cuda/include/cccl) when Meson configures the build");
     case DeviceType::cuda:
       fail("device", "this build has no CUDA backend; configure with `meson setup build -Dcuda=enabled` on a machine with nvcc");
   }
@@ -31,5 +36,9 @@ Backend& backend(Device device) {
 MemoryStats memory_stats(Device device) { return backend(device).memory_stats(); }
 void reset_peak_memory(Device device) { backend(device).reset_peak_memory(); }
 void empty_cache(Device device) { backend(device).empty_cache(); }
+
+#if !defined(MTTT_HAVE_THRUST_HOST)
+Backend* thrust_host_backend() { return nullptr; }
+#endif
 
 }  // namespace mttt

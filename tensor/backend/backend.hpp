@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -66,6 +67,9 @@ class Backend {
   // out (pre-filled) [i..., index[i..., j, k...], k...] += src[i..., j, k...]: the adjoint of gather.
   virtual void scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) = 0;
 };
+
+// Aligned host memory (64 bytes), the raw allocator under host devices' caching allocators.
+std::unique_ptr<RawAllocator> make_host_raw_allocator();
 
 // The backend of a device; throws, with how to build it, for a device this build lacks.
 Backend& backend(Device device);

@@ -1,0 +1,49 @@
+// Plain-old-data views of tensors for Thrust functors: a pointer's layout (shape and strides,
+// at most kMaxRank axes) that maps a row-major element number to an offset, and the macro that
+// makes a function callable on the host and, under nvcc, on the device.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/core.hpp"
+
+#if defined(__CUDACC__)
+#define MTTT_HD __host__ __device__
+#else
+#define MTTT_HD
+#endif
+
+namespace mttt::thrust_backend {
+
+constexpr int kMaxRank = 8;
+
+struct Layout {
+  int rank = 0;
+  std::int64_t shape[kMaxRank] = {};
+  std::int64_t strides[kMaxRank] = {};
+
+  // Offset (in elements) of row-major element `linear` of the shape.
+  MTTT_HD std::int64_t offset(std::int64_t linear) const {
+    std::int64_t off = 0;
+    for (int i = rank - 1; i >= 0; --i) {
+      const std::int64_t n = shape[i];
+      off += (linear % n) * strides[i];
+      linear /= n;
+    }
+    return off;
+  }
+};
+
+// `t`'s layout over `shape`, with `strides` (t's own, or broadcast to that shape).
+inline Layout make_layout(const Shape& shape, const Strides& strides) {
+  Layout l;
+  l.rank = static_cast<int>(shape.size());
+  for (int i = 0; i < l.rank; ++i) {
+    l.shape[i] = shape[i] == 0 ? 1 : shape[i];
+    l.strides[i] = strides[i];
+  }
+  return l;
+}
+inline Layout layout_of(const Tensor& t) { return make_layout(t.shape(), t.strides()); }
+
+}  // namespace mttt::thrust_backend

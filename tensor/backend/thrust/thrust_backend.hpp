@@ -1,0 +1,54 @@
+// The Thrust backend: every kernel of the Backend interface written once with Thrust
+// algorithms and functors (thrust_backend_impl.hpp), compiled for the host with Thrust's OpenMP
+// system as the device `thrust-host` (thrust_host.cpp), and by nvcc for CUDA. Memory comes from
+// the caching allocator over an injected raw allocator; matrix products go to a GEMM supplied
+// by the instantiation (the CPU backend's on the host, cuBLAS on a GPU).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "tensor/backend/backend.hpp"
+
+namespace mttt {
+
+class ThrustBackend final : public Backend {
+ public:
+  using Gemm = std::function<void(const Tensor& a, const Tensor& b, const Tensor& out)>;
+  ThrustBackend(Device device, std::unique_ptr<RawAllocator> raw, Gemm gemm);
+  Device device() const override { return device_; }
+
+  void* allocate(std::size_t bytes) override { return allocator_.allocate(bytes); }
+  void deallocate(void* pointer, std::size_t bytes) override { allocator_.deallocate(pointer, bytes); }
+  MemoryStats memory_stats() const override { return allocator_.stats(); }
+  void reset_peak_memory() override { allocator_.reset_peak(); }
+  void empty_cache() override { allocator_.empty_cache(); }
+
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void fill(const Tensor& dst, double value) override;
+  void copy_from_host(const void* host, const Tensor& dst) override;
+  void copy_to_host(const Tensor& src, void* host) override;
+  void elementwise(const expr::Program& program, std::span<const Tensor> inputs, std::span<const Tensor> outs) override;
+  void reduce(ReduceOp op, const Tensor& x, std::uint32_t axes, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override { gemm_(a, b, out); }
+  void softmax(const Tensor& x, int axis, bool log, const Tensor& out) override;
+  void layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out) override;
+  void uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) override;
+  void normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) override;
+  void arange(double start, double step, const Tensor& out) override;
+  void index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override;
+  void index_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) override;
+  void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override;
+  void scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) override;
+
+ private:
+  Device device_;
+  CachingAllocator allocator_;
+  Gemm gemm_;
+};
+
+// The thrust-host backend (Thrust's OpenMP system over host memory); null when this build has
+// no Thrust (the CCCL headers were not found).
+Backend* thrust_host_backend();
+
+}  // namespace mttt

@@ -1,0 +1,448 @@
+// The Thrust backend's kernels, included by each instantiation (thrust_host.cpp for the host's
+// OpenMP system; a .cu for CUDA). Every kernel is a Thrust algorithm over a counting iterator
+// whose functor reads strided inputs through Layouts; sums run in a fixed order per output
+// element, so results do not depend on the thread count.
+#pragma once
+
+#include <thrust/device_vector.h>
+#include <thrust/execution_policy.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "tensor/backend/thrust/layout.hpp"
+#include "tensor/backend/thrust/scalar_ops.hpp"
+#include "tensor/backend/thrust/thrust_backend.hpp"
+#include "tensor/error.hpp"
+
+namespace mttt {
+
+namespace thrust_backend {
+
+using Index = std::int64_t;
+
+template <class F> void parallel_for(Index n, F f) {
+  if (n > 0) thrust::for_each_n(thrust::device, thrust::counting_iterator<Index>(0), n, f);
+}
+
+template <class T> T* typed(const Tensor& t) { return static_cast<T*>(t.data_ptr()); }
+
+// The layout of `t` broadcast to `shape`.
+inline Layout broadcast_layout(const Tensor& t, const Shape& shape) {
+  return make_layout(shape, broadcast_strides(t.shape(), t.strides(), shape));
+}
+
+// ---- copies ------------------------------------------------------------------------------
+template <class S, class D> struct CopyKernel {
+  const S* src;
+  D* dst;
+  Layout ls, ld;
+  MTTT_HD void operator()(Index i) const { dst[ld.offset(i)] = static_cast<D>(src[ls.offset(i)]); }
+};
+
+template <class T> struct FillKernel {
+  T* dst;
+  Layout l;
+  T value;
+  MTTT_HD void operator()(Index i) const { dst[l.offset(i)] = value; }
+};
+
+// ---- elementwise programs -----------------------------------------------------------------
+constexpr int kMaxRegisters = 160;
+constexpr int kMaxInputs = 16;
+constexpr int kMaxOutputs = 8;
+
+template <class T> struct ProgramKernel {
+  const expr::Instr* code;
+  int size;
+  const std::int32_t* outputs;
+  int num_outputs;
+  const T* inputs[kMaxInputs];
+  Layout layouts[kMaxInputs];
+  T* outs[kMaxOutputs];
+
+  MTTT_HD void operator()(Index i) const {
+    T reg[kMaxRegisters];
+    for (int k = 0; k < size; ++k) {
+      const expr::Instr& in = code[k];
+      if (in.op == expr::OpCode::input) {
+        reg[k] = inputs[in.a][layouts[in.a].offset(i)];
+      } else if (in.op == expr::OpCode::constant) {
+        reg[k] = static_cast<T>(in.imm);
+      } else {
+        reg[k] = apply_op<T>(in.op, in.imm, reg[in.a], in.b >= 0 ? reg[in.b] : T(0), in.c >= 0 ? reg[in.c] : T(0));
+      }
+    }
+    for (int j = 0; j < num_outputs; ++j) outs[j][i] = reg[outputs[j]];
+  }
+};
+
+// ---- reductions ---------------------------------------------------------------------------
+template <class T, class O> struct ReduceKernel {
+  const T* x;
+  O* out;
+  Layout kept;     // the kept axes (reduced ones of size 1), x's strides
+  Layout reduced;  // the reduced axes, x's strides
+  Index count;     // elements per output
+  ReduceOp op;
+
+  MTTT_HD void operator()(Index o) const {
+    const T* base = x + kept.offset(o);
+    if (op == ReduceOp::sum) {
+      T acc(0);
+      for (Index r = 0; r < count; ++r) acc += base[reduced.offset(r)];
+      out[o] = static_cast<O>(acc);
+      return;
+    }
+    T best = base[reduced.offset(0)];
+    Index at = 0;
+    for (Index r = 1; r < count; ++r) {
+      const T v = base[reduced.offset(r)];
+      const bool better = (op == ReduceOp::max || op == ReduceOp::argmax) ? (v > best || (v != v && best == best))
+                                                                          : (v < best || (v != v && best == best));
+      if (better) best = v, at = r;
+    }
+    out[o] = (op == ReduceOp::argmax || op == ReduceOp::argmin) ? static_cast<O>(at) : static_cast<O>(best);
+  }
+};
+
+// ---- rows: softmax and layer norm --------------------------------------------------------------
+template <class T> struct SoftmaxKernel {
+  const T* x;
+  T* out;
+  Layout rows_x, rows_out;  // every axis but `axis`
+  Index length, stride_x, stride_out;
+  bool log;
+
+  MTTT_HD void operator()(Index row) const {
+    const T* in = x + rows_x.offset(row);
+    T* o = out + rows_out.offset(row);
+    T m = in[0];
+    for (Index j = 1; j < length; ++j) m = in[j * stride_x] > m ? in[j * stride_x] : m;
+    T total(0);
+    for (Index j = 0; j < length; ++j) total += std::exp(in[j * stride_x] - m);
+    for (Index j = 0; j < length; ++j) {
+      const T shifted = in[j * stride_x] - m;
+      o[j * stride_out] = log ? shifted - std::log(total) : std::exp(shifted) / total;
+    }
+  }
+};
+
+template <class T> struct LayerNormKernel {
+  const T* x;
+  const T* scale;  // may be null
+  const T* bias;   // may be null
+  T* out;
+  Layout rows;
+  Index length, stride, scale_stride, bias_stride;
+  T eps;
+
+  MTTT_HD void operator()(Index row) const {
+    const T* in = x + rows.offset(row);
+    T* o = out + row * length;
+    T mean(0);
+    for (Index j = 0; j < length; ++j) mean += in[j * stride];
+    mean /= T(length);
+    T var(0);
+    for (Index j = 0; j < length; ++j) {
+      const T c = in[j * stride] - mean;
+      var += c * c;
+    }
+    var /= T(length);
+    const T r = T(1) / std::sqrt(var + eps);
+    for (Index j = 0; j < length; ++j) {
+      T v = (in[j * stride] - mean) * r;
+      if (scale) v *= scale[j * scale_stride];
+      if (bias) v += bias[j * bias_stride];
+      o[j] = v;
+    }
+  }
+};
+
+// ---- random numbers and ranges --------------------------------------------------------------
+template <class T> struct RandomKernel {
+  T* out;
+  PhiloxStream stream;
+  double a, b;  // uniform: low, high; normal: mean, stddev
+  bool normal;
+  // The CPU backend's formulas exactly, so that a seed gives the same tensor on every device.
+  MTTT_HD void operator()(Index i) const {
+    const auto k = static_cast<std::uint64_t>(i);
+    if (normal)
+      out[i] = static_cast<T>(a + b * philox_normal<double>(stream, k));
+    else if constexpr (std::is_same_v<T, float>)
+      out[i] = static_cast<float>(a) + static_cast<float>(b - a) * philox_uniform<float>(stream, k);
+    else
+      out[i] = static_cast<T>(a + (b - a) * philox_uniform<double>(stream, k));
+  }
+};
+
+template <class T> struct ArangeKernel {
+  T* out;
+  double start, step;
+  MTTT_HD void operator()(Index i) const { out[i] = static_cast<T>(start + step * static_cast<double>(i)); }
+};
+
+// ---- indexing -----------------------------------------------------------------------------
+// Positions of a tensor with `axis` taken out, and that axis's stride: the unit the index
+// ops move along.
+struct AxisSplit {
+  Layout rest;
+  Index axis_stride = 0, axis_size = 0;
+};
+inline AxisSplit split_axis(const Shape& shape, const Strides& strides, int axis) {
+  Shape s = shape;
+  Strides st = strides;
+  s.erase(axis);
+  st.erase(axis);
+  return {make_layout(s, st), strides[axis], shape[axis]};
+}
+
+template <class T> struct IndexSelectKernel {  // out[..., j, ...] = x[..., index[j], ...]
+  const T* x;
+  T* out;
+  const Index* index;
+  AxisSplit sx, so;
+  MTTT_HD void operator()(Index e) const {  // e = (rest position) * n + j
+    const Index n = so.axis_size, j = e % n, rest = e / n;
+    out[so.rest.offset(rest) + j * so.axis_stride] = x[sx.rest.offset(rest) + index[j] * sx.axis_stride];
+  }
+};
+
+template <class T> struct IndexAddKernel {  // out[..., index[j], ...] += src[..., j, ...], j in order
+  T* out;
+  const T* src;
+  const Index* index;
+  AxisSplit so, ss;
+  MTTT_HD void operator()(Index rest) const {
+    T* o = out + so.rest.offset(rest);
+    const T* s = src + ss.rest.offset(rest);
+    for (Index j = 0; j < ss.axis_size; ++j) o[index[j] * so.axis_stride] += s[j * ss.axis_stride];
+  }
+};
+
+template <class T> struct GatherKernel {  // out[i..., j, k...] = x[i..., index[i..., j, k...], k...]
+  const T* x;
+  T* out;
+  const Index* index;
+  Layout lo, li, lx;  // out's shape; the index's, out's strides and x's strides with `axis` stride 0
+  int axis;
+  Index x_axis_stride;
+  MTTT_HD void operator()(Index e) const {
+    out[lo.offset(e)] = x[lx.offset(e) + index[li.offset(e)] * x_axis_stride];
+  }
+};
+
+template <class T> struct ScatterAddKernel {  // out[i..., index[i..., j, k...], k...] += src[i..., j, k...]
+  T* out;
+  const T* src;
+  const Index* index;
+  AxisSplit si, ss, so;  // the index's, src's and out's positions without `axis`
+  MTTT_HD void operator()(Index rest) const {
+    for (Index j = 0; j < si.axis_size; ++j) {
+      const Index at = index[si.rest.offset(rest) + j * si.axis_stride];
+      out[so.rest.offset(rest) + at * so.axis_stride] += src[ss.rest.offset(rest) + j * ss.axis_stride];
+    }
+  }
+};
+
+// Index values checked on the host before a kernel runs (a kernel cannot throw).
+inline void check_indices(const Tensor& index, Index size, const char* op) {
+  std::vector<Index> values(static_cast<std::size_t>(index.numel()));
+  backend_of(index).copy_to_host(index, values.data());
+  for (Index v : values)
+    if (v < 0 || v >= size) fail(op, "index {} is out of range for an axis of size {}", v, size);
+}
+
+}  // namespace thrust_backend
+
+using namespace thrust_backend;
+
+ThrustBackend::ThrustBackend(Device device, std::unique_ptr<RawAllocator> raw, Gemm gemm)
+    : device_(device), allocator_(std::move(raw)), gemm_(std::move(gemm)) {}
+
+void ThrustBackend::copy(const Tensor& src, const Tensor& dst) {
+  dispatch_dtype(src.dtype(), [&](auto s) {
+    dispatch_dtype(dst.dtype(), [&](auto d) {
+      using S = decltype(s);
+      using D = decltype(d);
+      parallel_for(dst.numel(), CopyKernel<S, D>{typed<S>(src), typed<D>(dst), layout_of(src), layout_of(dst)});
+    });
+  });
+}
+
+void ThrustBackend::fill(const Tensor& dst, double value) {
+  dispatch_dtype(dst.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(dst.numel(), FillKernel<T>{typed<T>(dst), layout_of(dst), static_cast<T>(value)});
+  });
+}
+
+// thrust-host memory is host memory; a device instantiation stages through a device buffer.
+void ThrustBackend::copy_from_host(const void* host, const Tensor& dst) {
+  dispatch_dtype(dst.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const Index n = dst.numel();
+    thrust::device_vector<T> staged(static_cast<const T*>(host), static_cast<const T*>(host) + n);
+    Layout contiguous = make_layout(dst.shape(), contiguous_strides(dst.shape()));
+    parallel_for(n, CopyKernel<T, T>{thrust::raw_pointer_cast(staged.data()), typed<T>(dst), contiguous, layout_of(dst)});
+  });
+}
+
+void ThrustBackend::copy_to_host(const Tensor& src, void* host) {
+  dispatch_dtype(src.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const Index n = src.numel();
+    thrust::device_vector<T> staged(static_cast<std::size_t>(n));
+    Layout contiguous = make_layout(src.shape(), contiguous_strides(src.shape()));
+    parallel_for(n, CopyKernel<T, T>{typed<T>(src), thrust::raw_pointer_cast(staged.data()), layout_of(src), contiguous});
+    thrust::copy(staged.begin(), staged.end(), static_cast<T*>(host));
+  });
+}
+
+void ThrustBackend::elementwise(const expr::Program& program, std::span<const Tensor> inputs,
+                                std::span<const Tensor> outs) {
+  const auto& code = program.code();
+  const auto& outputs = program.outputs();
+  if (code.size() > static_cast<std::size_t>(kMaxRegisters) || inputs.size() > static_cast<std::size_t>(kMaxInputs) ||
+      outputs.size() > static_cast<std::size_t>(kMaxOutputs))
+    fail(program.op_name(), "a program of {} instructions, {} inputs and {} outputs exceeds the Thrust interpreter's "
+         "limits ({}, {}, {})", code.size(), inputs.size(), outputs.size(), kMaxRegisters, kMaxInputs, kMaxOutputs);
+  const Shape& shape = outs[0].shape();
+  thrust::device_vector<expr::Instr> device_code(code.begin(), code.end());
+  thrust::device_vector<std::int32_t> device_outputs(outputs.begin(), outputs.end());
+  dispatch_dtype(outs[0].dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    ProgramKernel<T> kernel{};
+    kernel.code = thrust::raw_pointer_cast(device_code.data());
+    kernel.size = static_cast<int>(code.size());
+    kernel.outputs = thrust::raw_pointer_cast(device_outputs.data());
+    kernel.num_outputs = static_cast<int>(outputs.size());
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      if (!inputs[k].defined() || !program.reads(static_cast<int>(k))) continue;
+      kernel.inputs[k] = typed<T>(inputs[k]);
+      kernel.layouts[k] = broadcast_layout(inputs[k], shape);
+    }
+    for (std::size_t j = 0; j < outs.size(); ++j) kernel.outs[j] = typed<T>(outs[j]);
+    parallel_for(outs[0].numel(), kernel);
+  });
+}
+
+void ThrustBackend::reduce(ReduceOp op, const Tensor& x, std::uint32_t axes, const Tensor& out) {
+  Shape kept_shape, reduced_shape;
+  Strides kept_strides, reduced_strides;
+  for (int i = 0; i < x.rank(); ++i) {
+    const bool reduced = (axes >> i) & 1u;
+    (reduced ? reduced_shape : kept_shape).push_back(x.shape()[i]);
+    (reduced ? reduced_strides : kept_strides).push_back(x.strides()[i]);
+  }
+  const Index count = numel(reduced_shape);
+  if (count == 0 && op != ReduceOp::sum)
+    fail("reduce", "{}: cannot take a max, min or arg over an empty axis", to_string(x.shape()));
+  dispatch_dtype(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const Layout kept = make_layout(kept_shape, kept_strides), reduced = make_layout(reduced_shape, reduced_strides);
+    if (out.dtype() == DType::int64 && x.dtype() != DType::int64)
+      parallel_for(out.numel(), ReduceKernel<T, Index>{typed<T>(x), typed<Index>(out), kept, reduced, count, op});
+    else
+      parallel_for(out.numel(), ReduceKernel<T, T>{typed<T>(x), typed<T>(out), kept, reduced, count, op});
+  });
+}
+
+void ThrustBackend::softmax(const Tensor& x, int axis, bool log, const Tensor& out) {
+  const AxisSplit sx = split_axis(x.shape(), x.strides(), axis), so = split_axis(out.shape(), out.strides(), axis);
+  dispatch_floating(x.dtype(), "softmax", [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(numel(x.shape()) / std::max<Index>(sx.axis_size, 1),
+                 SoftmaxKernel<T>{typed<T>(x), typed<T>(out), sx.rest, so.rest, sx.axis_size, sx.axis_stride,
+                                  so.axis_stride, log});
+  });
+}
+
+void ThrustBackend::layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out) {
+  const int last = x.rank() - 1;
+  const AxisSplit sx = split_axis(x.shape(), x.strides(), last);
+  dispatch_floating(x.dtype(), "layer_norm", [&](auto zero) {
+    using T = decltype(zero);
+    LayerNormKernel<T> kernel{typed<T>(x),
+                              scale.defined() ? typed<T>(scale) : nullptr,
+                              bias.defined() ? typed<T>(bias) : nullptr,
+                              typed<T>(out),
+                              sx.rest,
+                              sx.axis_size,
+                              sx.axis_stride,
+                              scale.defined() ? scale.strides()[0] : 0,
+                              bias.defined() ? bias.strides()[0] : 0,
+                              static_cast<T>(eps)};
+    parallel_for(numel(x.shape()) / std::max<Index>(sx.axis_size, 1), kernel);
+  });
+}
+
+void ThrustBackend::uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) {
+  dispatch_floating(out.dtype(), "uniform", [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(out.numel(), RandomKernel<T>{typed<T>(out), stream, low, high, false});
+  });
+}
+
+void ThrustBackend::normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) {
+  dispatch_floating(out.dtype(), "normal", [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(out.numel(), RandomKernel<T>{typed<T>(out), stream, mean, stddev, true});
+  });
+}
+
+void ThrustBackend::arange(double start, double step, const Tensor& out) {
+  dispatch_dtype(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(out.numel(), ArangeKernel<T>{typed<T>(out), start, step});
+  });
+}
+
+void ThrustBackend::index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) {
+  check_indices(index, x.shape()[axis], "index_select");
+  const AxisSplit sx = split_axis(x.shape(), x.strides(), axis), so = split_axis(out.shape(), out.strides(), axis);
+  dispatch_dtype(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(out.numel(), IndexSelectKernel<T>{typed<T>(x), typed<T>(out), typed<Index>(index), sx, so});
+  });
+}
+
+void ThrustBackend::index_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) {
+  check_indices(index, out.shape()[axis], "index_add");
+  const AxisSplit so = split_axis(out.shape(), out.strides(), axis), ss = split_axis(src.shape(), src.strides(), axis);
+  dispatch_dtype(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(numel(src.shape()) / std::max<Index>(ss.axis_size, 1),
+                 IndexAddKernel<T>{typed<T>(out), typed<T>(src), typed<Index>(index), so, ss});
+  });
+}
+
+void ThrustBackend::gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) {
+  check_indices(index, x.shape()[axis], "gather");
+  Strides xs = x.strides();
+  xs[axis] = 0;  // the index supplies this axis
+  dispatch_dtype(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(out.numel(), GatherKernel<T>{typed<T>(x), typed<T>(out), typed<Index>(index), layout_of(out),
+                                              make_layout(out.shape(), index.strides()), make_layout(out.shape(), xs),
+                                              axis, x.strides()[axis]});
+  });
+}
+
+void ThrustBackend::scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) {
+  check_indices(index, out.shape()[axis], "scatter_add");
+  const AxisSplit si = split_axis(index.shape(), index.strides(), axis);
+  const AxisSplit ss = split_axis(index.shape(), src.strides(), axis);
+  AxisSplit so = split_axis(index.shape(), out.strides(), axis);
+  dispatch_dtype(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(numel(index.shape()) / std::max<Index>(si.axis_size, 1),
+                 ScatterAddKernel<T>{typed<T>(out), typed<T>(src), typed<Index>(index), si, ss, so});
+  });
+}
+
+}  // namespace mttt

@@ -1,0 +1,151 @@
+// Parity of the thrust-host backend (the CUDA backend's Thrust code compiled for the CPU) with
+// the CPU backend: every kernel of the Backend interface, through the ops that use it, on
+// broadcast and strided inputs, float32, float64 and int64; and gradients of first and second
+// order computed entirely on thrust-host. Values agree to rounding (the backends' exp, tanh, ...
+// and summation orders differ in the last bits), random numbers exactly.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "tensor/tensor.hpp"
+
+using namespace mttt;
+
+namespace {
+
+const Device kThrust{DeviceType::thrust_host, 0};
+
+Tensor on(const Tensor& x) { return to(x, kThrust); }
+
+// max |a - b| / max(1, max |b|) between a thrust-host result and the CPU's.
+void check_same(const Tensor& thrust, const Tensor& cpu, double tolerance) {
+  REQUIRE(thrust.device() == kThrust);
+  REQUIRE(thrust.shape() == cpu.shape());
+  REQUIRE(thrust.dtype() == cpu.dtype());
+  const auto a = to(thrust, kCPU).to_vector<double>(), b = cpu.to_vector<double>();
+  double scale = 1, worst = 0;
+  for (double v : b) scale = std::max(scale, std::abs(v));
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  INFO("max difference " << worst << " at scale " << scale);
+  CHECK(worst / scale <= tolerance);
+}
+
+double tolerance_of(DType dtype) { return dtype == DType::float32 ? 2e-6 : 1e-13; }
+
+// Runs f on CPU inputs and on their thrust-host copies and compares the results.
+void check_op(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs,
+              double tolerance) {
+  std::vector<Tensor> moved;
+  for (const Tensor& x : inputs) moved.push_back(on(x));
+  check_same(f(moved), f(inputs), tolerance);
+}
+
+Tensor rnd(const Shape& shape, DType dtype, std::uint64_t seed, double low = -1, double high = 1) {
+  Generator g(seed);
+  return uniform(shape, low, high, {dtype}, &g);
+}
+
+}  // namespace
+
+TEST_CASE("parity: moving tensors and random numbers") {
+  Tensor x = rnd({3, 4}, DType::float64, 1);
+  check_same(on(x), x, 0);
+  check_same(on(transpose(x)), transpose(x), 0);
+  CHECK(to(on(x), kCPU).to_vector<double>() == x.to_vector<double>());
+  for (DType dtype : {DType::float32, DType::float64}) {
+    Generator a(7), b(7);
+    check_same(uniform({1000}, -2, 3, {dtype, kThrust}, &a), uniform({1000}, -2, 3, {dtype}, &b), 0);
+    check_same(normal({1000}, 1, 2, {dtype, kThrust}, &a), normal({1000}, 1, 2, {dtype}, &b), 0);
+  }
+  check_same(arange(0, 10, 0.5, {DType::float64, kThrust}), arange(0, 10, 0.5, {DType::float64}), 0);
+  check_same(full({2, 3}, 4.5, {DType::float32, kThrust}), full({2, 3}, 4.5, {DType::float32}), 0);
+  check_same(cast(on(x), DType::float32), cast(x, DType::float32), 0);
+  check_same(cast(on(x * 10), DType::int64), cast(x * 10, DType::int64), 0);
+}
+
+TEST_CASE("parity: elementwise ops and fused programs, broadcast and strided") {
+  for (DType dtype : {DType::float32, DType::float64}) {
+    INFO("dtype " << to_string(dtype));
+    const double tol = tolerance_of(dtype);
+    Tensor a = rnd({4, 1, 5}, dtype, 2), b = rnd({3, 5}, dtype, 3), p = rnd({4, 3, 5}, dtype, 4, 0.5, 2);
+    using V = const std::vector<Tensor>&;
+    check_op([](V v) { return v[0] + v[1]; }, {a, b}, tol);
+    check_op([](V v) { return v[0] * v[1] - v[0] / v[2]; }, {a, b, p}, tol);
+    check_op([](V v) { return pow(v[2], v[1]); }, {a, b, p}, tol);
+    check_op([](V v) { return maximum(v[0], v[1]) + minimum(v[0], v[1]); }, {a, b}, tol);
+    check_op([](V v) { return where(gt(v[0], v[1]), v[0], v[1]); }, {a, b}, tol);
+    check_op([](V v) { return exp(v[0]) + log(v[1]) + sqrt(v[1]) + rsqrt(v[1]) + tanh(v[0]) + sigmoid(v[0]); }, {a, p},
+             tol);
+    check_op([](V v) { return relu(v[0]) + elu(v[0]) + gelu(v[0]) + gelu_erf(v[0]) + abs(v[0]) + clamp(v[0], -0.5, 0.5); },
+             {a}, tol);
+    check_op([](V v) { return transpose(v[0], 0, 2) * 2.0 + 1.0; }, {p}, tol);
+    check_op([](V v) {
+      return fuse([](Expr x, Expr y, Expr z) { return gelu(x * y + z) * tanh(z) - square(x); }, v[0], v[1], v[2]);
+    }, {a, b, p}, tol);
+  }
+  Tensor i = cast(rnd({4, 5}, DType::float64, 5, -20, 20), DType::int64), j = cast(rnd({5}, DType::float64, 6, 1, 9), DType::int64);
+  check_op([](const std::vector<Tensor>& v) { return v[0] * v[1] + v[0] - v[1]; }, {i, j}, 0);
+}
+
+TEST_CASE("parity: reductions, softmax, layer norm, matmul") {
+  for (DType dtype : {DType::float32, DType::float64}) {
+    INFO("dtype " << to_string(dtype));
+    const double tol = 10 * tolerance_of(dtype);
+    Tensor x = rnd({6, 7, 8}, dtype, 8);
+    using V = const std::vector<Tensor>&;
+    check_op([](V v) { return sum(v[0]); }, {x}, tol);
+    check_op([](V v) { return sum(v[0], {0, 2}, true); }, {x}, tol);
+    check_op([](V v) { return mean(transpose(v[0], 0, 1), {1}); }, {x}, tol);
+    check_op([](V v) { return max(v[0], {1}) - squeeze(min(v[0], {1}, true), 1); }, {x}, tol);
+    check_op([](V v) { return var(v[0], {-1}); }, {x}, tol);
+    check_op([](V v) { return logsumexp(v[0], {1}); }, {x}, tol);
+    check_op([](V v) { return argmax(v[0], 1); }, {x}, 0);
+    check_op([](V v) { return softmax(v[0], 1) + transpose(log_softmax(transpose(v[0], 1, 2), -1), 1, 2); }, {x}, tol);
+    Tensor scale = rnd({8}, dtype, 9), bias = rnd({8}, dtype, 10);
+    check_op([](V v) { return layer_norm(v[0], v[1], v[2]); }, {x, scale, bias}, tol);
+    check_op([](V v) { return layer_norm(transpose(v[0], 1, 2), Tensor(), Tensor()); }, {transpose(x, 1, 2)}, tol);
+    Tensor a = rnd({2, 1, 5, 6}, dtype, 11), b = rnd({3, 6, 4}, dtype, 12);
+    check_op([](V v) { return matmul(v[0], v[1]); }, {a, b}, tol);
+    check_op([](V v) { return matmul(transpose(v[1], -1, -2), transpose(v[0], -1, -2)); }, {a, b}, tol);
+  }
+}
+
+TEST_CASE("parity: indexing") {
+  Tensor x = rnd({5, 4, 3}, DType::float64, 13);
+  Tensor rows = from_vector(std::vector<std::int64_t>{4, 0, 2, 2}, Shape{4});
+  Tensor index = cast(rnd({5, 2, 3}, DType::float64, 14, 0, 4), DType::int64);
+  using V = const std::vector<Tensor>&;
+  check_op([](V v) { return index_select(v[0], 0, v[1]); }, {x, rows}, 0);
+  check_op([](V v) { return index_select(v[0], 2, slice(v[1], 0, 1, 3)); }, {x, from_vector(std::vector<std::int64_t>{0, 2, 1, 1}, Shape{4})}, 0);
+  check_op([](V v) { return gather(v[0], 1, v[1]); }, {x, index}, 0);
+  check_op([](V v) { return concat({v[0], v[0] * 2.0}, 1); }, {x}, 0);
+  check_op([](V v) { return stack({v[0], v[0]}, 0); }, {x}, 0);
+  check_op([](V v) { return one_hot(v[0], 5, DType::float64); }, {rows}, 0);
+  CHECK_THROWS_WITH(index_select(on(x), 0, on(from_vector(std::vector<std::int64_t>{7}, Shape{1}))),
+                    Catch::Contains("index 7 is out of range"));
+}
+
+TEST_CASE("parity: gradients of first and second order on thrust-host") {
+  // f(x, w) = sum(softmax(tanh(x @ w) * s) * layer_norm(x @ w)) with repeated index_select
+  // (its backward adds into the same rows) and a gather.
+  Tensor x0 = rnd({6, 5}, DType::float64, 15), w0 = rnd({5, 4}, DType::float64, 16);
+  Tensor s = rnd({4}, DType::float64, 17);
+  Tensor rows = from_vector(std::vector<std::int64_t>{1, 3, 3, 0}, Shape{4});
+  auto run = [&](Device device) {
+    Tensor x = to(x0, device).detach().requires_grad_(), w = to(w0, device).detach().requires_grad_();
+    Tensor h = matmul(index_select(x, 0, to(rows, device)), w);
+    Tensor picks = to(from_vector(std::vector<std::int64_t>{0, 2, 2, 4, 1, 1}, Shape{6, 1}), device);
+    Tensor y = sum(softmax(tanh(h) * to(s, device), -1) * layer_norm(h, Tensor(), Tensor())) +
+               sum(square(gather(x, 1, picks)));  // gather's backward is scatter_add
+    auto g = grad({y}, {x, w}, {}, {.create_graph = true});
+    Tensor second = grad(sum(g[0] * g[0]) + sum(g[1]), x);
+    return std::vector<Tensor>{y.detach(), g[0].detach(), g[1].detach(), second};
+  };
+  auto cpu = run(kCPU), thrust = run(kThrust);
+  for (std::size_t i = 0; i < cpu.size(); ++i) {
+    INFO("result " << i);
+    check_same(thrust[i], cpu[i], 1e-12);
+  }
+}
