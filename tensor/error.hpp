@@ -6,7 +6,11 @@
 #include <string>
 #include <string_view>
 
+// nvcc cannot compile fmt's compile-time format checks: sources it compiles (the CUDA backend)
+// report errors with throw_error alone.
+#if !defined(__CUDACC__)
 #include <fmt/format.h>
+#endif
 
 namespace mttt {
 
@@ -17,6 +21,7 @@ class Error : public std::runtime_error {
 
 [[noreturn]] void throw_error(std::string_view op, std::string_view message);
 
+#if !defined(__CUDACC__)
 template <class... Args>
 [[noreturn]] void fail(std::string_view op, fmt::format_string<Args...> format, Args&&... args) {
   throw_error(op, fmt::format(format, std::forward<Args>(args)...));
@@ -28,5 +33,6 @@ template <class... Args>
 void check(bool condition, std::string_view op, fmt::format_string<Args...> format, Args&&... args) {
   if (!condition) throw_error(op, fmt::format(format, std::forward<Args>(args)...));
 }
+#endif
 
 }  // namespace mttt

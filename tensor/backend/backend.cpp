@@ -1,7 +1,6 @@
 #include "tensor/backend/backend.hpp"
 
 #include "tensor/backend/cpu/cpu_backend.hpp"
-#include "tensor/backend/thrust/thrust_backend.hpp"
 
 namespace mttt {
 
@@ -28,6 +27,7 @@ Backend& backend(Device device) {
       fail("device", "this build has no thrust-host backend: it needs Thrust's headers (CUDA's CCCL, "
                      "/usr/local/cuda/include/cccl) when Meson configures the build");
     case DeviceType::cuda:
+      if (Backend* cuda = cuda_backend()) return *cuda;
       fail("device", "this build has no CUDA backend; configure with `meson setup build -Dcuda=enabled` on a machine with nvcc");
   }
   fail("device", "unknown device");
@@ -39,6 +39,9 @@ void empty_cache(Device device) { backend(device).empty_cache(); }
 
 #if !defined(MTTT_HAVE_THRUST_HOST)
 Backend* thrust_host_backend() { return nullptr; }
+#endif
+#if !defined(MTTT_HAVE_CUDA)
+Backend* cuda_backend() { return nullptr; }
 #endif
 
 }  // namespace mttt

@@ -71,6 +71,12 @@ class Backend {
 // Aligned host memory (64 bytes), the raw allocator under host devices' caching allocators.
 std::unique_ptr<RawAllocator> make_host_raw_allocator();
 
+// The Thrust backends (tensor/backend/thrust/): thrust-host (Thrust's OpenMP system over host
+// memory) and CUDA (device 0); null where this build lacks them. cuda_backend() throws, naming
+// the CUDA call and its error, when no GPU can be used.
+Backend* thrust_host_backend();
+Backend* cuda_backend();
+
 // The backend of a device; throws, with how to build it, for a device this build lacks.
 Backend& backend(Device device);
 inline Backend& backend_of(const Tensor& t) { return t.storage()->backend(); }

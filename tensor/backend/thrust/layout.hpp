@@ -1,17 +1,11 @@
 // Plain-old-data views of tensors for Thrust functors: a pointer's layout (shape and strides,
-// at most kMaxRank axes) that maps a row-major element number to an offset, and the macro that
-// makes a function callable on the host and, under nvcc, on the device.
+// at most kMaxRank axes) that maps a row-major element number to an offset.
 #pragma once
 
 #include <cstdint>
 
 #include "tensor/core.hpp"
-
-#if defined(__CUDACC__)
-#define MTTT_HD __host__ __device__
-#else
-#define MTTT_HD
-#endif
+#include "tensor/host_device.hpp"
 
 namespace mttt::thrust_backend {
 

@@ -10,7 +10,15 @@
 
 #include "tensor/backend/backend.hpp"
 
-namespace mttt {
+// Each instantiation gets its own namespace: the host's OpenMP build and nvcc's CUDA build of
+// the same class live in one library.
+#if defined(__CUDACC__)
+#define MTTT_THRUST_SYSTEM cuda_system
+#else
+#define MTTT_THRUST_SYSTEM host_system
+#endif
+
+namespace mttt::MTTT_THRUST_SYSTEM {
 
 class ThrustBackend final : public Backend {
  public:
@@ -47,8 +55,4 @@ class ThrustBackend final : public Backend {
   Gemm gemm_;
 };
 
-// The thrust-host backend (Thrust's OpenMP system over host memory); null when this build has
-// no Thrust (the CCCL headers were not found).
-Backend* thrust_host_backend();
-
-}  // namespace mttt
+}  // namespace mttt::MTTT_THRUST_SYSTEM

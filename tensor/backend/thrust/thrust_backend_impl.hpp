@@ -11,17 +11,23 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "tensor/backend/thrust/layout.hpp"
 #include "tensor/backend/thrust/scalar_ops.hpp"
 #include "tensor/backend/thrust/thrust_backend.hpp"
+#include "tensor/philox.hpp"
 #include "tensor/error.hpp"
 
-namespace mttt {
+namespace mttt::MTTT_THRUST_SYSTEM {
 
 namespace thrust_backend {
 
+using mttt::thrust_backend::Layout;
+using mttt::thrust_backend::apply_op;
+using mttt::thrust_backend::make_layout;
+using mttt::thrust_backend::layout_of;
 using Index = std::int64_t;
 
 template <class F> void parallel_for(Index n, F f) {
@@ -170,13 +176,13 @@ template <class T> struct RandomKernel {
   bool normal;
   // The CPU backend's formulas exactly, so that a seed gives the same tensor on every device.
   MTTT_HD void operator()(Index i) const {
-    const auto k = static_cast<std::uint64_t>(i);
+    const std::uint64_t counter = stream.offset + static_cast<std::uint64_t>(i);
     if (normal)
-      out[i] = static_cast<T>(a + b * philox_normal<double>(stream, k));
+      out[i] = static_cast<T>(a + b * philox::normal_double(stream.seed, counter));
     else if constexpr (std::is_same_v<T, float>)
-      out[i] = static_cast<float>(a) + static_cast<float>(b - a) * philox_uniform<float>(stream, k);
+      out[i] = static_cast<float>(a) + static_cast<float>(b - a) * philox::uniform_float(stream.seed, counter);
     else
-      out[i] = static_cast<T>(a + (b - a) * philox_uniform<double>(stream, k));
+      out[i] = static_cast<T>(a + (b - a) * philox::uniform_double(stream.seed, counter));
   }
 };
 
@@ -249,12 +255,14 @@ template <class T> struct ScatterAddKernel {  // out[i..., index[i..., j, k...],
   }
 };
 
-// Index values checked on the host before a kernel runs (a kernel cannot throw).
+// Index values checked on the host before a kernel runs (a kernel cannot throw). Messages are
+// built without fmt, whose compile-time format checks nvcc cannot evaluate.
 inline void check_indices(const Tensor& index, Index size, const char* op) {
   std::vector<Index> values(static_cast<std::size_t>(index.numel()));
   backend_of(index).copy_to_host(index, values.data());
   for (Index v : values)
-    if (v < 0 || v >= size) fail(op, "index {} is out of range for an axis of size {}", v, size);
+    if (v < 0 || v >= size)
+      throw_error(op, "index " + std::to_string(v) + " is out of range for an axis of size " + std::to_string(size));
 }
 
 }  // namespace thrust_backend
@@ -309,8 +317,10 @@ void ThrustBackend::elementwise(const expr::Program& program, std::span<const Te
   const auto& outputs = program.outputs();
   if (code.size() > static_cast<std::size_t>(kMaxRegisters) || inputs.size() > static_cast<std::size_t>(kMaxInputs) ||
       outputs.size() > static_cast<std::size_t>(kMaxOutputs))
-    fail(program.op_name(), "a program of {} instructions, {} inputs and {} outputs exceeds the Thrust interpreter's "
-         "limits ({}, {}, {})", code.size(), inputs.size(), outputs.size(), kMaxRegisters, kMaxInputs, kMaxOutputs);
+    throw_error(program.op_name(), "a program of " + std::to_string(code.size()) + " instructions, " +
+                                       std::to_string(inputs.size()) + " inputs and " + std::to_string(outputs.size()) +
+                                       " outputs exceeds the Thrust interpreter's limits (" + std::to_string(kMaxRegisters) +
+                                       ", " + std::to_string(kMaxInputs) + ", " + std::to_string(kMaxOutputs) + ")");
   const Shape& shape = outs[0].shape();
   thrust::device_vector<expr::Instr> device_code(code.begin(), code.end());
   thrust::device_vector<std::int32_t> device_outputs(outputs.begin(), outputs.end());
@@ -341,7 +351,7 @@ void ThrustBackend::reduce(ReduceOp op, const Tensor& x, std::uint32_t axes, con
   }
   const Index count = numel(reduced_shape);
   if (count == 0 && op != ReduceOp::sum)
-    fail("reduce", "{}: cannot take a max, min or arg over an empty axis", to_string(x.shape()));
+    throw_error("reduce", to_string(x.shape()) + ": cannot take a max, min or arg over an empty axis");
   dispatch_dtype(x.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const Layout kept = make_layout(kept_shape, kept_strides), reduced = make_layout(reduced_shape, reduced_strides);
@@ -445,4 +455,4 @@ void ThrustBackend::scatter_add(const Tensor& out, int axis, const Tensor& index
   });
 }
 
-}  // namespace mttt
+}  // namespace mttt::MTTT_THRUST_SYSTEM

@@ -7,8 +7,8 @@ namespace mttt {
 
 Backend* thrust_host_backend() {
   // Never destroyed: static tensors may outlive main.
-  static ThrustBackend* backend =
-      new ThrustBackend({DeviceType::thrust_host, 0}, make_host_raw_allocator(),
+  static host_system::ThrustBackend* backend =
+      new host_system::ThrustBackend({DeviceType::thrust_host, 0}, make_host_raw_allocator(),
                         [](const Tensor& a, const Tensor& b, const Tensor& out) { mttt::backend(kCPU).matmul(a, b, out); });
   return backend;
 }

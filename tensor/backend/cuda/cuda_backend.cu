@@ -1,0 +1,134 @@
+// The CUDA device: the Thrust backend (tensor/backend/thrust/thrust_backend_impl.hpp) compiled
+// by nvcc for Thrust's CUDA system, over device memory from cudaMalloc under the caching
+// allocator, with matrix products on cuBLAS. Every CUDA and cuBLAS error becomes an mttt error
+// naming the call; with no GPU the first call fails that way (cudaErrorInsufficientDriver or
+// cudaErrorNoDevice), never a crash. Messages are built without fmt, whose compile-time format
+// checks nvcc cannot evaluate.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "tensor/backend/thrust/thrust_backend_impl.hpp"
+
+namespace mttt {
+
+namespace {
+
+void check_cuda(cudaError_t status, const char* call) {
+  if (status != cudaSuccess)
+    throw_error("cuda", std::string(call) + " failed: " + cudaGetErrorString(status) + " (" +
+                            std::to_string(static_cast<int>(status)) + ")");
+}
+
+void check_cublas(cublasStatus_t status, const char* call) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw_error("cuda", std::string(call) + " failed: " + cublasGetStatusString(status) + " (" +
+                            std::to_string(static_cast<int>(status)) + ")");
+}
+
+class CudaRawAllocator final : public RawAllocator {
+ public:
+  void* allocate(std::size_t bytes) override {
+    void* pointer = nullptr;
+    const cudaError_t status = cudaMalloc(&pointer, bytes);
+    if (status == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();  // clear it: the caching allocator frees its cache and retries
+      return nullptr;
+    }
+    check_cuda(status, "cudaMalloc");
+    return pointer;
+  }
+  void deallocate(void* pointer, std::size_t) override { check_cuda(cudaFree(pointer), "cudaFree"); }
+};
+
+cublasHandle_t cublas() {
+  static cublasHandle_t handle = [] {
+    cublasHandle_t h = nullptr;
+    check_cublas(cublasCreate(&h), "cublasCreate");
+    return h;
+  }();
+  return handle;
+}
+
+// A matrix operand as cuBLAS takes it: rows or columns of unit stride, else a contiguous copy.
+struct Operand {
+  Tensor view;
+  bool transposed = false;  // element (i, j) at i + j * ld instead of i * ld + j
+  std::int64_t ld = 0;
+};
+
+Operand prepare(const Tensor& t) {
+  const int r = t.rank();
+  const std::int64_t rows = t.shape()[r - 2], cols = t.shape()[r - 1];
+  const std::int64_t s0 = t.strides()[r - 2], s1 = t.strides()[r - 1];
+  if ((s1 == 1 || cols == 1) && s0 >= std::max<std::int64_t>(cols, 1)) return {t, false, s0};
+  if ((s0 == 1 || rows == 1) && s1 >= std::max<std::int64_t>(rows, 1)) return {t, true, s1};
+  Tensor copy = Tensor::empty(t.shape(), t.dtype(), t.device());
+  backend_of(t).copy(t, copy);
+  return {copy, false, std::max<std::int64_t>(cols, 1)};
+}
+
+template <class T>
+void gemm_batched(cublasOperation_t op_b, cublasOperation_t op_a, int m, int n, int k, const T* a, long long lda,
+                  long long stride_a, const T* b, long long ldb, long long stride_b, T* c, long long stride_c, int count) {
+  const T one(1), zero(0);
+  // Row-major C = A B is column-major C^T = B^T A^T.
+  if constexpr (std::is_same_v<T, float>)
+    check_cublas(cublasSgemmStridedBatched(cublas(), op_b, op_a, n, m, k, &one, b, static_cast<int>(ldb), stride_b, a,
+                                           static_cast<int>(lda), stride_a, &zero, c, n, stride_c, count),
+                 "cublasSgemmStridedBatched");
+  else
+    check_cublas(cublasDgemmStridedBatched(cublas(), op_b, op_a, n, m, k, &one, b, static_cast<int>(ldb), stride_b, a,
+                                           static_cast<int>(lda), stride_a, &zero, c, n, stride_c, count),
+                 "cublasDgemmStridedBatched");
+}
+
+// out[..., m, n] = a[..., m, k] @ b[..., k, n], a and b broadcast to out's batch (stride 0 on
+// broadcast axes): one strided-batched call per position of all batch axes but the last.
+void cublas_matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+  const int r = out.rank();
+  const std::int64_t m = out.shape()[r - 2], n = out.shape()[r - 1], k = a_in.shape()[r - 1];
+  if (out.numel() == 0) return;
+  if (k == 0) {
+    backend_of(out).fill(out, 0);
+    return;
+  }
+  const Operand a = prepare(a_in), b = prepare(b_in);
+  Shape outer = out.shape();
+  outer.erase(r - 1);
+  outer.erase(r - 2);
+  std::int64_t inner = 1, stride_a = 0, stride_b = 0;
+  if (!outer.empty()) {
+    inner = outer[outer.size() - 1];
+    stride_a = a.view.strides()[r - 3];
+    stride_b = b.view.strides()[r - 3];
+    outer.erase(outer.size() - 1);
+  }
+  Strides a_outer = a.view.strides(), b_outer = b.view.strides();
+  while (a_outer.size() > outer.size()) a_outer.erase(a_outer.size() - 1);
+  while (b_outer.size() > outer.size()) b_outer.erase(b_outer.size() - 1);
+  const auto la = thrust_backend::make_layout(outer, a_outer), lb = thrust_backend::make_layout(outer, b_outer);
+  const cublasOperation_t op_a = a.transposed ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = b.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+  dispatch_floating(out.dtype(), "matmul", [&](auto zero) {
+    using T = decltype(zero);
+    const T* ad = static_cast<const T*>(a.view.data_ptr());
+    const T* bd = static_cast<const T*>(b.view.data_ptr());
+    T* cd = static_cast<T*>(out.data_ptr());
+    for (std::int64_t o = 0, count = numel(outer); o < count; ++o)
+      gemm_batched<T>(op_b, op_a, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), ad + la.offset(o), a.ld,
+                      stride_a, bd + lb.offset(o), b.ld, stride_b, cd + o * inner * m * n, m * n, static_cast<int>(inner));
+  });
+}
+
+}  // namespace
+
+Backend* cuda_backend() {
+  static cuda_system::ThrustBackend* backend = [] {
+    int devices = 0;
+    check_cuda(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
+    if (devices == 0) throw_error("cuda", "no CUDA device is visible (cudaGetDeviceCount returned 0)");
+    return new cuda_system::ThrustBackend({DeviceType::cuda, 0}, std::make_unique<CudaRawAllocator>(), cublas_matmul);
+  }();
+  return backend;
+}
+
+}  // namespace mttt
