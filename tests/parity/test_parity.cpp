@@ -2,10 +2,12 @@
 // the CPU backend: every kernel of the Backend interface, through the ops that use it, on
 // broadcast and strided inputs, float32, float64 and int64; and gradients of first and second
 // order computed entirely on thrust-host. Values agree to rounding (the backends' exp, tanh, ...
-// and summation orders differ in the last bits), random numbers exactly.
+// and summation orders differ in the last bits), random numbers exactly. The device under test
+// is thrust-host unless MTTT_PARITY_DEVICE names another (cuda on a GPU machine).
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <vector>
 
@@ -15,7 +17,11 @@ using namespace mttt;
 
 namespace {
 
-const Device kThrust{DeviceType::thrust_host, 0};
+// thrust-host by default; MTTT_PARITY_DEVICE=cuda runs the same checks on a GPU (tools/gpu_report.sh).
+const Device kThrust = [] {
+  const char* name = std::getenv("MTTT_PARITY_DEVICE");
+  return parse_device(name ? name : "thrust-host");
+}();
 
 Tensor on(const Tensor& x) { return to(x, kThrust); }
 

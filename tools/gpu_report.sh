@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# For a person with an NVIDIA GPU: builds mttt with the CUDA backend, runs the test suite, runs
+# the parity suite on the GPU (every op family against the CPU backend, first and second order)
+# and the benchmarks, and writes one JSON report.
+#
+#   bash tools/gpu_report.sh [--out gpu_report.json] [--build build-cuda]
+#   bash tools/gpu_report.sh --dry-run [--out FILE]   # no GPU needed: a report of this machine, nothing run
+#
+# Without a GPU (or without nvcc) it says so and exits 77. Run from the repository root.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+out=gpu_report.json
+build=build-cuda
+dry_run=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --dry-run) dry_run=1; shift ;;
+    *) echo "usage: bash tools/gpu_report.sh [--dry-run] [--out FILE] [--build DIR]" >&2; exit 2 ;;
+  esac
+done
+
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)
+[ -x "$nvcc" ] && nvcc_version=$("$nvcc" --version | tail -1) || nvcc_version=""
+
+# Sections of the report, each a JSON value; python3 assembles and validates the file.
+declare -A section
+section[machine]=$(python3 -c 'import json,os,platform,sys; print(json.dumps({"host": platform.node(), "cpus": os.cpu_count(), "gpu": sys.argv[1] or None, "nvcc": sys.argv[2] or None, "commit": sys.argv[3]}))' \
+  "$gpu" "$nvcc_version" "$(git rev-parse HEAD 2>/dev/null || echo unknown)")
+
+write_report() {
+  python3 - "$out" "$1" "${section[machine]}" "${section[build]:-null}" "${section[tests]:-null}" "${section[parity_gpu]:-null}" "${section[benchmarks]:-null}" <<'PY'
+import json, sys, datetime
+out, mode, machine, build, tests, parity, bench = sys.argv[1:8]
+report = {"format": "mttt-gpu-report-1", "mode": mode,
+          "date_utc": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+          "machine": json.loads(machine), "build": json.loads(build), "tests": json.loads(tests),
+          "parity_gpu": json.loads(parity), "benchmarks": json.loads(bench)}
+with open(out, "w") as f:
+    json.dump(report, f, indent=2)
+print(f"report written to {out}")
+PY
+}
+
+if [ $dry_run -eq 1 ]; then
+  section[build]='{"planned": "meson setup BUILD -Dcuda=enabled && ninja -C BUILD"}'
+  section[tests]='{"planned": "meson test -C BUILD"}'
+  section[parity_gpu]='{"planned": "MTTT_PARITY_DEVICE=cuda BUILD/tests/test_parity_ops"}'
+  section[benchmarks]='{"planned": "BUILD/tools/bench/bench_foundation and bench_mttt"}'
+  write_report dry-run
+  exit 0
+fi
+
+if [ ! -x "$nvcc" ]; then
+  echo "gpu_report: no nvcc (install the CUDA toolkit, or put it on PATH): nothing to do"; exit 77
+fi
+if [ -z "$gpu" ]; then
+  echo "gpu_report: no NVIDIA GPU visible (nvidia-smi lists none): nothing to run; --dry-run writes an empty report"; exit 77
+fi
+
+start=$(date +%s)
+if PATH="$(dirname "$nvcc"):$PATH" meson setup "$build" --wrap-mode=nodownload -Dcuda=enabled >/dev/null 2>&1 ||
+   [ -f "$build/build.ninja" ]; then :; fi
+if ninja -C "$build" > "$build.log" 2>&1; then
+  section[build]="{\"ok\": true, \"seconds\": $(( $(date +%s) - start ))}"
+else
+  section[build]='{"ok": false, "log": "'"$build.log"'"}'
+  write_report full
+  exit 1
+fi
+
+meson test -C "$build" --num-processes 2 > "$build-tests.log" 2>&1
+section[tests]=$(python3 -c 'import json,sys
+c={"passed":0,"failed":0,"skipped":0}
+for l in open(sys.argv[1]):
+    r=json.loads(l).get("result","")
+    c["passed" if r in ("OK","EXPECTEDFAIL") else "skipped" if r=="SKIP" else "failed"]+=1
+print(json.dumps(c))' "$build/meson-logs/testlog.json")
+
+if MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_ops" > "$build-parity.log" 2>&1; then
+  section[parity_gpu]='{"ok": true}'
+else
+  section[parity_gpu]='{"ok": false, "log": "'"$build-parity.log"'"}'
+fi
+
+OMP_WAIT_POLICY=PASSIVE "$build/tools/bench/bench_foundation" --json "$build-foundation.json" > /dev/null 2>&1
+OMP_WAIT_POLICY=PASSIVE "$build/tools/bench/bench_mttt" --sections layers,vit --json "$build-mttt.json" > /dev/null 2>&1
+section[benchmarks]=$(python3 -c 'import json,sys; print(json.dumps({"foundation": json.load(open(sys.argv[1])), "mttt": json.load(open(sys.argv[2]))}))' \
+  "$build-foundation.json" "$build-mttt.json" 2>/dev/null || echo null)
+write_report full
