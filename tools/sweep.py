@@ -204,6 +204,7 @@ def draw_figures(grid, folder):
             mean = [sum(c[t] for c in curves) / len(curves) for t in range(len(curves[0]))]
             ax.plot(range(len(mean)), mean, marker="o", color=cmap(k / max(1, len(records) - 1)),
                     label=f"epoch {record['epoch']}")
+        ax.set_xticks(range(len(mean)))
         ax.set_xlabel("inner step t")
         ax.set_ylabel("inner loss (mean over layers)")
         ax.set_title(f"{run['layer']}, {run['setting']}", fontsize=9)
