@@ -75,16 +75,17 @@ TTTParams TTTMixer::params() const {
   return p;
 }
 
-Tensor TTTMixer::permutation(std::int64_t tokens) {
+Tensor TTTMixer::permutation(std::int64_t tokens, Device device) {
   auto step = nn::RandomStep::current();
   std::uint64_t key = step ? mix(step->first, step->second) : own_steps_++;
   Generator generator(mix(seed_, key));
-  return draw_permutation(options_.heads, tokens, generator);
+  // Drawn on the CPU whatever the device, so that a seed gives the same orders everywhere.
+  return to(draw_permutation(options_.heads, tokens, generator), device);
 }
 
 Tensor TTTMixer::forward(const Tensor& y) {
   ForwardOptions f;
-  if (options_.sgd) f.permutation = permutation(y.size(1));
+  if (options_.sgd) f.permutation = permutation(y.size(1), y.device());
   f.collect_inner_losses = collect_;
   TTTOutput out = ttt_forward(params(), options_, y, f);
   last_inner_losses_.clear();

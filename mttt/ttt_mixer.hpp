@@ -35,7 +35,7 @@ class TTTMixer : public nn::TokenMixer, public nn::InnerLossReporter {
 
  private:
   TTTParams params() const;
-  Tensor permutation(std::int64_t tokens);
+  Tensor permutation(std::int64_t tokens, Device device);
 
   TTTOptions options_;
   std::int64_t width_;

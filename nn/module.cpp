@@ -1,5 +1,7 @@
 #include "nn/module.hpp"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "tensor/tensor.hpp"
@@ -81,6 +83,28 @@ std::vector<Module::Slot> Module::slots() const {
   std::vector<Slot> out;
   collect_slots("", out);
   return out;
+}
+
+void Module::to_(Device target) {
+  for (const auto& s : slots()) {
+    Tensor& slot = *s.member->slot;
+    if (!slot.defined() || slot.device() == target) continue;
+    const bool trainable = slot.requires_grad();
+    Tensor moved = to(slot.detach(), target);
+    slot = trainable ? moved.requires_grad_() : moved;
+  }
+}
+
+Device Module::device() const {
+  std::optional<std::pair<std::string, Device>> first;
+  for (const auto& s : slots()) {
+    const Tensor& t = *s.member->slot;
+    if (!t.defined()) continue;
+    if (!first) first.emplace(s.name, t.device());
+    check(t.device() == first->second, "module", "{}: '{}' is on {} but '{}' is on {}; move the module with to_()",
+          describe(), first->first, to_string(first->second), s.name, to_string(t.device()));
+  }
+  return first ? first->second : kCPU;
 }
 
 NamedTensors Module::named_parameters() const {

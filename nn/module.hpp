@@ -86,8 +86,16 @@ class Module {
   ParameterCount count_parameters() const;
 
   // Copies values into the parameters and buffers of the same names (shapes must agree; dtypes
-  // are converted). For checkpoints; runs without recording.
+  // are converted; values on another device are moved). For checkpoints; runs without recording.
   void load_tensors(const NamedTensors& values, LoadOptions options = {});
+
+  // --- devices ------------------------------------------------------------------------
+  // Moves every parameter and buffer to `device` in place (trainable parameters stay leaves
+  // that require grad). Optimisers hold the tensors they update: build them after the move.
+  void to_(Device device);
+  // The device of the parameters and buffers (the CPU for a module without any); throws when
+  // they are spread over several.
+  Device device() const;
 
  protected:
   // `slot` must be a member of this module: forward reads it, functional application swaps it.

@@ -18,3 +18,4 @@
 #include "tensor/ops/transfer.hpp"
 #include "tensor/random.hpp"
 #include "tensor/runtime.hpp"
+#include "tensor/stream.hpp"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # For a person with an NVIDIA GPU: builds mttt with the CUDA backend, runs the test suite, runs
-# the parity suite on the GPU (every op family against the CPU backend, first and second order)
-# and the benchmarks, and writes one JSON report.
+# the parity suite on the GPU (every op family against the CPU backend, first and second order;
+# a ViT with an MTTT-MLP layer trained on the GPU against the same run on the CPU), trains the
+# main job's Fashion-MNIST model on the GPU, runs the benchmarks there (GEMM, the MTTT layers, a
+# ViT-Tiny training step), and writes one JSON report.
 #
 #   bash tools/gpu_report.sh [--out gpu_report.json] [--build build-cuda]
 #   bash tools/gpu_report.sh --dry-run [--out FILE]   # no GPU needed: a report of this machine, nothing run
@@ -32,13 +34,13 @@ section[machine]=$(python3 -c 'import json,os,platform,sys; print(json.dumps({"h
   "$gpu" "$nvcc_version" "$(git rev-parse HEAD 2>/dev/null || echo unknown)")
 
 write_report() {
-  python3 - "$out" "$1" "${section[machine]}" "${section[build]:-null}" "${section[tests]:-null}" "${section[parity_gpu]:-null}" "${section[benchmarks]:-null}" <<'PY'
+  python3 - "$out" "$1" "${section[machine]}" "${section[build]:-null}" "${section[tests]:-null}" "${section[parity_gpu]:-null}" "${section[training]:-null}" "${section[benchmarks]:-null}" <<'PY'
 import json, sys, datetime
-out, mode, machine, build, tests, parity, bench = sys.argv[1:8]
+out, mode, machine, build, tests, parity, training, bench = sys.argv[1:9]
 report = {"format": "mttt-gpu-report-1", "mode": mode,
           "date_utc": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
           "machine": json.loads(machine), "build": json.loads(build), "tests": json.loads(tests),
-          "parity_gpu": json.loads(parity), "benchmarks": json.loads(bench)}
+          "parity_gpu": json.loads(parity), "training": json.loads(training), "benchmarks": json.loads(bench)}
 with open(out, "w") as f:
     json.dump(report, f, indent=2)
 print(f"report written to {out}")
@@ -48,8 +50,9 @@ PY
 if [ $dry_run -eq 1 ]; then
   section[build]='{"planned": "meson setup BUILD -Dcuda=enabled && ninja -C BUILD"}'
   section[tests]='{"planned": "meson test -C BUILD"}'
-  section[parity_gpu]='{"planned": "MTTT_PARITY_DEVICE=cuda BUILD/tests/test_parity_ops"}'
-  section[benchmarks]='{"planned": "BUILD/tools/bench/bench_foundation and bench_mttt"}'
+  section[parity_gpu]='{"planned": "MTTT_PARITY_DEVICE=cuda BUILD/tests/test_parity_ops and test_parity_training"}'
+  section[training]='{"planned": "BUILD/tools/cli/mttt train --config examples/configs/fashion_mnist_demo.json --device cuda"}'
+  section[benchmarks]='{"planned": "BUILD/tools/bench/bench_foundation --sections gemm,batched --device cuda and bench_mttt --device cuda"}'
   write_report dry-run
   exit 0
 fi
@@ -80,14 +83,29 @@ for l in open(sys.argv[1]):
     c["passed" if r in ("OK","EXPECTEDFAIL") else "skipped" if r=="SKIP" else "failed"]+=1
 print(json.dumps(c))' "$build/meson-logs/testlog.json")
 
-if MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_ops" > "$build-parity.log" 2>&1; then
+if MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_ops" > "$build-parity.log" 2>&1 &&
+   MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_training" >> "$build-parity.log" 2>&1; then
   section[parity_gpu]='{"ok": true}'
 else
   section[parity_gpu]='{"ok": false, "log": "'"$build-parity.log"'"}'
 fi
 
-OMP_WAIT_POLICY=PASSIVE "$build/tools/bench/bench_foundation" --json "$build-foundation.json" > /dev/null 2>&1
-OMP_WAIT_POLICY=PASSIVE "$build/tools/bench/bench_mttt" --sections layers,vit --json "$build-mttt.json" > /dev/null 2>&1
+# The main job's first training run, on the GPU: its test accuracy per epoch and seconds per epoch.
+start=$(date +%s)
+if "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_demo.json --device cuda \
+     --set run.out="$build-train" > "$build-train.log" 2>&1; then
+  section[training]=$(python3 -c 'import json,sys
+evals=[json.loads(l) for l in open(sys.argv[1]) if "\"eval\"" in l]
+print(json.dumps({"ok": True, "seconds": int(sys.argv[2]), "accuracy": [e["accuracy"] for e in evals],
+                  "train_seconds": [e.get("train_seconds") for e in evals]}))' "$build-train/metrics.jsonl" "$(( $(date +%s) - start ))")
+else
+  section[training]='{"ok": false, "log": "'"$build-train.log"'"}'
+fi
+
+OMP_WAIT_POLICY=PASSIVE "$build/tools/bench/bench_foundation" --sections gemm,batched --device cuda \
+  --json "$build-foundation.json" > /dev/null 2>&1
+OMP_WAIT_POLICY=PASSIVE "$build/tools/bench/bench_mttt" --sections layers,scaling,vit --device cuda \
+  --json "$build-mttt.json" > /dev/null 2>&1
 section[benchmarks]=$(python3 -c 'import json,sys; print(json.dumps({"foundation": json.load(open(sys.argv[1])), "mttt": json.load(open(sys.argv[2]))}))' \
   "$build-foundation.json" "$build-mttt.json" 2>/dev/null || echo null)
 write_report full

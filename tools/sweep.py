@@ -13,11 +13,16 @@ afresh; an interrupted sweep is continued by running the same command again. `re
 markdown table (test accuracy, parameters, FLOPs relative to linear attention from `mttt flops`,
 training seconds per epoch, the command) between the markers of docs/experiments.md, and the PNG
 figures, from whatever has finished, so a grid can be spread over several sittings.
+
+A finished run's metrics are archived in the grid's results folder ("results" in the grid file,
+committed with the repository): the run folders under runs/ hold checkpoints and are not kept, so
+the archive is what a later sitting (on another machine) skips, reports and draws from.
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -39,15 +44,39 @@ def load_grid(path):
     names = [r["name"] for r in grid["runs"]]
     if len(names) != len(set(names)):
         sys.exit(f"{path}: run names must be unique")
+    results = grid.get("results")
     for r in grid["runs"]:
         r["cfg"] = load_json_with_comments(r["config"])
         r["out"] = r["cfg"]["run"]["out"]
         r["epochs"] = r["cfg"]["run"]["epochs"]
+        r["archive"] = os.path.join(results, r["name"] + ".metrics.jsonl") if results else None
     return grid
 
 
+def metrics_path(run):
+    """The run folder's metrics while it runs; the archived copy once it has finished."""
+    live = os.path.join(run["out"], "metrics.jsonl")
+    if run["archive"] and os.path.exists(run["archive"]) and finished(read_eval_records(run["archive"]), run):
+        return run["archive"]
+    return live
+
+
+def finished(records, run):
+    return any(r["epoch"] >= run["epochs"] for r in records)
+
+
+def archive(run):
+    """Keeps a finished run's metrics with the repository."""
+    if run["archive"]:
+        os.makedirs(os.path.dirname(run["archive"]), exist_ok=True)
+        shutil.copyfile(os.path.join(run["out"], "metrics.jsonl"), run["archive"])
+
+
 def eval_records(run):
-    path = os.path.join(run["out"], "metrics.jsonl")
+    return read_eval_records(metrics_path(run))
+
+
+def read_eval_records(path):
     if not os.path.exists(path):
         return []
     records = []
@@ -63,7 +92,7 @@ def eval_records(run):
 
 def state(run):
     records = eval_records(run)
-    if any(r["epoch"] >= run["epochs"] for r in records):
+    if finished(records, run):
         return "done"
     if os.path.exists(os.path.join(run["out"], "checkpoint.safetensors")):
         return f"resumable (epoch {max((r['epoch'] for r in records), default=0)} of {run['epochs']})"
@@ -89,6 +118,8 @@ def do_run(grid, args):
     for i, run in enumerate(todo, 1):
         s = state(run)
         if s == "done":
+            if run["archive"] and not os.path.exists(run["archive"]):
+                archive(run)
             print(f"[{i}/{len(todo)}] {run['name']}: done, skipped", flush=True)
             continue
         resume = s.startswith("resumable")
@@ -98,6 +129,7 @@ def do_run(grid, args):
         result = subprocess.run(cmd, env=env)
         if result.returncode != 0:
             sys.exit(f"{run['name']}: mttt train exited with {result.returncode}; run the sweep again to resume")
+        archive(run)
         print(f"[{i}/{len(todo)}] {run['name']}: finished in {(time.time() - start) / 60:.1f} min", flush=True)
 
 
@@ -132,10 +164,10 @@ def do_report(grid, args):
               "| s per epoch | command |\n|---|---|---:|---:|---:|---:|---:|---|\n")
     for run in grid["runs"]:
         records = eval_records(run)
-        finished = any(r["epoch"] >= run["epochs"] for r in records)
+        done = finished(records, run)
         relative, total = flops_and_params(run, args.mttt) if os.path.exists(args.mttt) else (None, None)
         seconds = [r.get("train_seconds", 0) for r in records if r.get("train_seconds")]
-        accuracy = f"{100 * records[-1]['accuracy']:.2f}%" if finished else (
+        accuracy = f"{100 * records[-1]['accuracy']:.2f}%" if done else (
             f"running: {100 * records[-1]['accuracy']:.2f}% after epoch {records[-1]['epoch']}" if records else "pending")
         rows.append("| {} | {} | {} | {} | {} | {} | {} | `mttt train --config {}` |".format(
             run["setting"], run["layer"], run["seed"], accuracy, f"{total:,}" if total else "-",
@@ -173,7 +205,7 @@ def draw_figures(grid, folder):
     for run in grid["runs"]:
         if run["setting"] == "patches" and run.get("steps") and not run.get("sgd") and run["seed"] == 0:
             records = eval_records(run)
-            if any(r["epoch"] >= run["epochs"] for r in records):
+            if finished(records, run):
                 points.append((run["steps"], 100 * records[-1]["accuracy"]))
     if points:
         points.sort()

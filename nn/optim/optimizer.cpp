@@ -86,7 +86,7 @@ void Optimizer::load_state(const NamedTensors& state) {
       const Tensor& p = params_[i].second;
       check(t->shape() == p.shape() && t->dtype() == p.dtype(), name_, "'{}' is {} {} but the parameter is {} {}", key,
             to_string(t->shape()), to_string(t->dtype()), to_string(p.shape()), to_string(p.dtype()));
-      slot(s, i) = contiguous(t->detach());
+      slot(s, i) = contiguous(to(t->detach(), p.device()));
     }
   }
 }

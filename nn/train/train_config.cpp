@@ -1,6 +1,7 @@
 #include "nn/train/train_config.hpp"
 
 #include "nn/train/config_overrides.hpp"
+#include "tensor/device.hpp"
 #include "tensor/error.hpp"
 
 namespace mttt::nn {
@@ -21,7 +22,7 @@ nlohmann::json default_train_config() {
       {"run",
        {{"seed", r.seed}, {"epochs", r.epochs}, {"batch_size", r.batch_size}, {"accumulation", r.accumulation},
         {"eval_batch_size", r.eval_batch_size}, {"log_every", r.log_every}, {"inner_losses", r.inner_losses},
-        {"out", r.out}, {"checkpoint", r.checkpoint}, {"max_steps", r.max_steps}}},
+        {"out", r.out}, {"checkpoint", r.checkpoint}, {"max_steps", r.max_steps}, {"device", r.device}}},
   };
 }
 
@@ -77,6 +78,7 @@ TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<s
   c.run.out = get<std::string>(merged, "run", "out", where);
   c.run.checkpoint = get<bool>(merged, "run", "checkpoint", where);
   c.run.max_steps = get<std::int64_t>(merged, "run", "max_steps", where);
+  c.run.device = get<std::string>(merged, "run", "device", where);
 
   auto one_of = [&](const std::string& value, const char* key, std::initializer_list<const char*> valid) {
     for (const char* v : valid)
@@ -95,6 +97,11 @@ TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<s
   check(c.run.accumulation >= 1 && c.run.batch_size % c.run.accumulation == 0, "config",
         "{}: run.batch_size {} must split into run.accumulation {} equal micro-batches", where, c.run.batch_size,
         c.run.accumulation);
+  try {
+    parse_device(c.run.device);
+  } catch (const Error& e) {
+    fail("config", "{}: run.device: {}", where, e.what());
+  }
   check(c.optim.label_smoothing >= 0 && c.optim.label_smoothing < 1, "config",
         "{}: optim.label_smoothing must be in [0, 1)", where);
   return c;

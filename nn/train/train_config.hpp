@@ -46,6 +46,7 @@ struct RunConfig {
   std::string out = "runs/run";           // metrics.jsonl, checkpoint.safetensors, plots
   bool checkpoint = true;                 // after every epoch
   std::int64_t max_steps = 0;             // > 0: stop after this many steps (smoke runs)
+  std::string device = "cpu";             // cpu | thrust-host | cuda | cuda:N: where the model trains
 };
 
 struct TrainConfig {

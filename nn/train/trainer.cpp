@@ -49,6 +49,7 @@ std::vector<std::pair<std::string, InnerLossReporter*>> find_reporters(ViT& mode
 
 EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& config) {
   NoGrad evaluation;  // TTT layers still take their inner steps (first order)
+  const Device device = model.device();
   RandomStep step(config.run.seed ^ kEvalStream, 0);
   auto reporters = find_reporters(model);
   for (auto& [name, r] : reporters) r->collect_inner_losses(config.run.inner_losses);
@@ -59,9 +60,10 @@ EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& c
   std::int64_t correct = 0;
   while (data.next(batch)) {
     if (batch.size() == 0) continue;
-    Tensor logits = model.forward(batch.images);
-    loss_sum += softmax_cross_entropy(logits, batch.labels, {.reduction = Reduction::sum}).item<double>();
-    correct += count_correct(logits, batch.labels);
+    Tensor labels = to(batch.labels, device);
+    Tensor logits = model.forward(to(batch.images, device));
+    loss_sum += softmax_cross_entropy(logits, labels, {.reduction = Reduction::sum}).item<double>();
+    correct += count_correct(logits, labels);
     result.examples += batch.size();
     for (auto& [name, r] : reporters) {
       auto& total = result.inner_losses[name];
@@ -83,6 +85,7 @@ Trainer::Trainer(TrainConfig config, const std::string& resume) : config_(std::m
   std::filesystem::create_directories(config_.run.out);
   Generator init(config_.run.seed);
   model_ = std::make_unique<ViT>(config_.model, init);
+  model_->to_(parse_device(config_.run.device));  // before the optimiser takes the parameters
   data_ = make_datasets(config_);
   steps_per_epoch_ = (data_.train->num_examples() + config_.run.batch_size - 1) / config_.run.batch_size;
   total_steps_ = steps_per_epoch_ * config_.run.epochs;
@@ -112,9 +115,12 @@ double Trainer::train_step(bool log) {
   const std::int64_t micro = config_.run.batch_size / config_.run.accumulation;
   double loss_value = 0;
   std::map<std::string, std::vector<double>> inner;
+  const Device device = model_->device();
   for (std::int64_t a = 0; a < config_.run.accumulation; ++a) {
     Tensor images = config_.run.accumulation == 1 ? batch.images : slice(batch.images, 0, a * micro, (a + 1) * micro);
     Tensor labels = config_.run.accumulation == 1 ? batch.labels : slice(batch.labels, 0, a * micro, (a + 1) * micro);
+    images = to(images, device);
+    labels = to(labels, device);
     Tensor loss = softmax_cross_entropy(model_->forward(images), labels, {.label_smoothing = config_.optim.label_smoothing});
     (loss * (1.0 / static_cast<double>(config_.run.accumulation))).backward();
     loss_value += loss.item<double>() / static_cast<double>(config_.run.accumulation);
@@ -169,9 +175,10 @@ void Trainer::run() {
   const std::int64_t end = config_.run.max_steps > 0 ? std::min(total_steps_, config_.run.max_steps) : total_steps_;
   data_.train->seek(step_);
   const auto counts = model_->count_parameters();
-  fmt::print("{}: {} parameters ({} trainable); {} training images, {} steps of {} per epoch, {} epochs\n",
+  fmt::print("{}: {} parameters ({} trainable) on {}; {} training images, {} steps of {} per epoch, {} epochs\n",
              config_.model.name(), with_thousands(counts.total), with_thousands(counts.trainable),
-             data_.train->num_examples(), steps_per_epoch_, config_.run.batch_size, config_.run.epochs);
+             to_string(model_->device()), data_.train->num_examples(), steps_per_epoch_, config_.run.batch_size,
+             config_.run.epochs);
   std::fflush(stdout);
   ProgressLine progress("step", end, "img");
   auto epoch_start = std::chrono::steady_clock::now();
@@ -195,6 +202,7 @@ std::unique_ptr<ViT> load_model(const std::string& path, TrainConfig* config_out
   TrainConfig config = parse_train_config(checkpoint.info.config, overrides, path + " (config)");
   Generator init(config.run.seed);
   auto model = std::make_unique<ViT>(config.model, init);
+  model->to_(parse_device(config.run.device));
   restore_checkpoint(checkpoint, *model, nullptr);
   if (config_out) *config_out = config;
   return model;

@@ -30,6 +30,15 @@ class Backend {
   virtual void reset_peak_memory() = 0;
   virtual void empty_cache() = 0;
 
+  // --- streams (tensor/stream.hpp) ---------------------------------------------------------
+  // allocate() serves the device's current stream on the calling thread. The CPU has only the
+  // default stream 0: its create_stream() returns it, and there is nothing to wait for.
+  virtual StreamId create_stream() { return 0; }
+  virtual void synchronize(StreamId) {}
+  virtual void record_stream(void* pointer, std::size_t bytes, StreamId stream) {
+    (void)pointer, (void)bytes, (void)stream;
+  }
+
   // --- data movement -------------------------------------------------------------------
   // dst has src's shape; both may be strided; dtypes may differ (converted).
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;

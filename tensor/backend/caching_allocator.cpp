@@ -1,15 +1,25 @@
 #include "tensor/backend/caching_allocator.hpp"
 
+#include <algorithm>
 #include <bit>
 
 #include "tensor/error.hpp"
 
 namespace mttt {
 
-CachingAllocator::CachingAllocator(std::unique_ptr<RawAllocator> raw, std::size_t cache_limit)
-    : raw_(std::move(raw)), cache_limit_(cache_limit) {}
+CachingAllocator::CachingAllocator(std::unique_ptr<RawAllocator> raw, std::size_t cache_limit,
+                                   StreamEvents* events)
+    : raw_(std::move(raw)), events_(events), cache_limit_(cache_limit) {}
 
-CachingAllocator::~CachingAllocator() { empty_cache(); }
+CachingAllocator::~CachingAllocator() {
+  // At exit the device's queued work no longer matters: everything goes back.
+  for (Awaiting& a : awaiting_) {
+    for (std::uint64_t e : a.events) events_->release(e);
+    raw_->deallocate(a.pointer, a.size);
+  }
+  awaiting_.clear();
+  empty_cache();
+}
 
 std::size_t CachingAllocator::round_size(std::size_t bytes) {
   if (bytes <= 1024) return std::max<std::size_t>(64, (bytes + 63) / 64 * 64);
@@ -17,15 +27,17 @@ std::size_t CachingAllocator::round_size(std::size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
-std::vector<void*>& CachingAllocator::free_list(std::size_t size) {
+std::vector<void*>& CachingAllocator::free_list(std::size_t size, StreamId stream) {
+  if (stream != 0) return stream_free_[{stream, size}];
   return size <= kSmallClasses * 64 ? small_free_[size / 64 - 1] : free_[size];
 }
 
-void* CachingAllocator::allocate(std::size_t bytes) {
+void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   std::size_t size = round_size(bytes);
   std::lock_guard lock(mutex_);
+  if (!awaiting_.empty()) collect_completed_locked();
   void* pointer = nullptr;
-  std::vector<void*>& list = free_list(size);
+  std::vector<void*>& list = free_list(size, stream);
   if (!list.empty()) {
     pointer = list.back();
     list.pop_back();
@@ -38,13 +50,22 @@ void* CachingAllocator::allocate(std::size_t bytes) {
       pointer = raw_->allocate(size);
     }
     if (!pointer)
-      fail("allocate", "out of memory allocating {} bytes ({} bytes in use, {} cached)", size, stats_.bytes_in_use,
-           stats_.bytes_cached);
+      fail("allocate", "out of memory allocating {} bytes ({} bytes in use, {} cached, {} awaiting other streams)",
+           size, stats_.bytes_in_use, stats_.bytes_cached, stats_.bytes_awaiting_streams);
     stats_.system_allocations += 1;
   }
+  if (stream != 0) stream_use_[pointer] = StreamUse{stream, {}};
   stats_.bytes_in_use += static_cast<std::int64_t>(size);
   stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
   return pointer;
+}
+
+void CachingAllocator::record_stream(void* pointer, std::size_t, StreamId stream) {
+  if (!pointer) return;
+  std::lock_guard lock(mutex_);
+  StreamUse& use = stream_use_[pointer];  // a block of stream 0 gets its entry here
+  if (stream != use.stream && std::find(use.used_on.begin(), use.used_on.end(), stream) == use.used_on.end())
+    use.used_on.push_back(stream);
 }
 
 void CachingAllocator::deallocate(void* pointer, std::size_t bytes) {
@@ -52,9 +73,43 @@ void CachingAllocator::deallocate(void* pointer, std::size_t bytes) {
   std::size_t size = round_size(bytes);
   std::lock_guard lock(mutex_);
   stats_.bytes_in_use -= static_cast<std::int64_t>(size);
-  free_list(size).push_back(pointer);
+  StreamUse use;
+  if (!stream_use_.empty()) {
+    auto it = stream_use_.find(pointer);
+    if (it != stream_use_.end()) {
+      use = std::move(it->second);
+      stream_use_.erase(it);
+    }
+  }
+  if (use.used_on.empty() || !events_) {
+    cache_locked(pointer, size, use.stream);
+    return;
+  }
+  Awaiting waiting{pointer, size, use.stream, {}};
+  for (StreamId other : use.used_on) waiting.events.push_back(events_->record(other));
+  awaiting_.push_back(std::move(waiting));
+  stats_.bytes_awaiting_streams += static_cast<std::int64_t>(size);
+}
+
+void CachingAllocator::cache_locked(void* pointer, std::size_t size, StreamId stream) {
+  free_list(size, stream).push_back(pointer);
   stats_.bytes_cached += static_cast<std::int64_t>(size);
   if (static_cast<std::size_t>(stats_.bytes_cached) > cache_limit_) release_cached_locked();
+}
+
+void CachingAllocator::collect_completed_locked() {
+  std::vector<Awaiting> still;
+  for (Awaiting& a : awaiting_) {
+    const bool done = std::all_of(a.events.begin(), a.events.end(), [&](std::uint64_t e) { return events_->completed(e); });
+    if (!done) {
+      still.push_back(std::move(a));
+      continue;
+    }
+    for (std::uint64_t e : a.events) events_->release(e);
+    stats_.bytes_awaiting_streams -= static_cast<std::int64_t>(a.size);
+    cache_locked(a.pointer, a.size, a.stream);
+  }
+  awaiting_ = std::move(still);
 }
 
 MemoryStats CachingAllocator::stats() const {
@@ -69,6 +124,7 @@ void CachingAllocator::reset_peak() {
 
 void CachingAllocator::empty_cache() {
   std::lock_guard lock(mutex_);
+  if (!awaiting_.empty()) collect_completed_locked();
   release_cached_locked();
 }
 
@@ -80,6 +136,9 @@ void CachingAllocator::release_cached_locked() {
   for (auto& [size, pointers] : free_)
     for (void* p : pointers) raw_->deallocate(p, size);
   free_.clear();
+  for (auto& [key, pointers] : stream_free_)
+    for (void* p : pointers) raw_->deallocate(p, key.second);
+  stream_free_.clear();
   stats_.bytes_cached = 0;
 }
 

@@ -1,18 +1,30 @@
 // A caching allocator: freed blocks are kept in per-size free lists and handed out again, so
 // that a training step allocates from the system only in its first iteration. Written against
-// an injectable raw allocator, so that the same logic serves host memory and device memory
-// and is unit-tested on the host.
+// an injectable raw allocator and injectable stream events, so that the same logic serves host
+// memory and device memory and is unit-tested on the host.
+//
+// Streams (as CUDA's, and as PyTorch's allocator treats them): a block belongs to the stream it
+// was allocated on, and a freed block is handed out again only on that stream, where queued work
+// runs in order, so the next user cannot overtake the last one. A block that work on other
+// streams also used (record_stream) is held back when freed until an event recorded on each of
+// those streams has completed. Host devices run their work synchronously: everything is on
+// stream 0 unless a caller says otherwise, and their events complete at once.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace mttt {
+
+// A device's queue of work; 0 is the default stream (on CUDA, the cudaStream_t as an integer).
+using StreamId = std::uint64_t;
 
 class RawAllocator {
  public:
@@ -22,24 +34,41 @@ class RawAllocator {
   virtual void deallocate(void* pointer, std::size_t bytes) = 0;
 };
 
+// Events on streams (CUDA: cudaEventRecord and cudaEventQuery).
+class StreamEvents {
+ public:
+  virtual ~StreamEvents() = default;
+  // An event that completes once the work queued on `stream` so far is done.
+  virtual std::uint64_t record(StreamId stream) = 0;
+  virtual bool completed(std::uint64_t event) = 0;
+  virtual void release(std::uint64_t event) = 0;
+};
+
 struct MemoryStats {
   std::int64_t bytes_in_use = 0;       // handed out and not yet returned (rounded sizes)
   std::int64_t peak_bytes_in_use = 0;
   std::int64_t bytes_cached = 0;       // returned, held for reuse
+  std::int64_t bytes_awaiting_streams = 0;  // returned, held until other streams' work on them is done
   std::int64_t system_allocations = 0; // calls to the raw allocator
   std::int64_t cache_hits = 0;
 };
 
 class CachingAllocator {
  public:
-  // Cached bytes above `cache_limit` are given back to the raw allocator.
-  explicit CachingAllocator(std::unique_ptr<RawAllocator> raw, std::size_t cache_limit = std::size_t{2} << 30);
+  // Cached bytes above `cache_limit` are given back to the raw allocator. `events` (not owned;
+  // it must outlive the allocator) may be null where work is synchronous: a block used on
+  // other streams is then free once returned.
+  explicit CachingAllocator(std::unique_ptr<RawAllocator> raw, std::size_t cache_limit = std::size_t{2} << 30,
+                            StreamEvents* events = nullptr);
   ~CachingAllocator();
 
-  void* allocate(std::size_t bytes);
+  void* allocate(std::size_t bytes, StreamId stream = 0);
   void deallocate(void* pointer, std::size_t bytes);
+  // Work queued on `stream` uses the block at `pointer` (allocated on another stream).
+  void record_stream(void* pointer, std::size_t bytes, StreamId stream);
   MemoryStats stats() const;
   void reset_peak();
+  // Gives every cached block back to the raw allocator (blocks still awaiting streams stay).
   void empty_cache();
 
   // Sizes are rounded to a class: multiples of 64 bytes up to 1 KiB, then four classes per
@@ -47,18 +76,39 @@ class CachingAllocator {
   static std::size_t round_size(std::size_t bytes);
 
  private:
+  // What the allocator knows of a live block beyond its pointer and size: kept only for blocks
+  // of a non-default stream or used on other streams, so that single-stream use (every host
+  // device) pays one emptiness check.
+  struct StreamUse {
+    StreamId stream = 0;             // allocated on
+    std::vector<StreamId> used_on;   // other streams whose work uses it
+  };
+  struct Awaiting {
+    void* pointer;
+    std::size_t size;
+    StreamId stream;
+    std::vector<std::uint64_t> events;
+  };
+
   void release_cached_locked();
-  // The free list of a rounded size: small classes (every tensor of a scalar loop) are indexed
-  // directly, without hashing.
-  std::vector<void*>& free_list(std::size_t size);
+  // Moves blocks whose streams are done from the awaiting list to their free lists.
+  void collect_completed_locked();
+  void cache_locked(void* pointer, std::size_t size, StreamId stream);
+  // The free list of a rounded size on a stream: the default stream's small classes (every
+  // tensor of a scalar loop) are indexed directly, without hashing.
+  std::vector<void*>& free_list(std::size_t size, StreamId stream);
 
   static constexpr std::size_t kSmallClasses = 1024 / 64;
 
   std::unique_ptr<RawAllocator> raw_;
+  StreamEvents* events_;
   std::size_t cache_limit_;
   mutable std::mutex mutex_;
-  std::array<std::vector<void*>, kSmallClasses> small_free_;  // 64, 128, ..., 1024 bytes
-  std::unordered_map<std::size_t, std::vector<void*>> free_;
+  std::array<std::vector<void*>, kSmallClasses> small_free_;  // stream 0: 64, 128, ..., 1024 bytes
+  std::unordered_map<std::size_t, std::vector<void*>> free_;  // stream 0, larger sizes
+  std::map<std::pair<StreamId, std::size_t>, std::vector<void*>> stream_free_;  // other streams
+  std::unordered_map<void*, StreamUse> stream_use_;
+  std::vector<Awaiting> awaiting_;
   MemoryStats stats_;
 };
 

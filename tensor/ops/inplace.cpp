@@ -3,6 +3,7 @@
 #include "tensor/autograd.hpp"
 #include "tensor/backend/backend.hpp"
 #include "tensor/ops/shape_ops.hpp"
+#include "tensor/ops/transfer.hpp"
 
 namespace mttt {
 
@@ -18,9 +19,8 @@ void check_writable(const Tensor& dst, const char* op) {
 void copy_(const Tensor& dst, const Tensor& src) {
   MTTT_OP_SCOPE("copy_");
   check_writable(dst, "copy_");
-  if (src.device() != dst.device())
-    fail("copy_", "source on {}, destination on {}", to_string(src.device()), to_string(dst.device()));
-  Tensor from = src.detach();
+  check(src.defined(), "copy_", "source is undefined");
+  Tensor from = src.device() == dst.device() ? src.detach() : to(src.detach(), dst.device());
   if (from.shape() != dst.shape()) from = expand(from, dst.shape());
   backend_of(dst).copy(from, dst);
 }

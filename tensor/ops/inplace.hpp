@@ -7,7 +7,7 @@
 
 namespace mttt {
 
-// dst <- src (broadcast to dst's shape, converted to dst's dtype).
+// dst <- src (broadcast to dst's shape, converted to dst's dtype, moved from src's device).
 void copy_(const Tensor& dst, const Tensor& src);
 void fill_(const Tensor& dst, double value);
 

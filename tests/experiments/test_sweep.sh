@@ -26,7 +26,8 @@ for layer in linear_attention mttt_mlp; do
 JSON
 done
 cat > grid.json <<'JSON'
-{"runs": [
+{"results": "results",
+ "runs": [
   {"name": "la", "config": "linear_attention.json", "setting": "patches", "layer": "linear attention", "seed": 0},
   {"name": "mlp", "config": "mttt_mlp.json", "setting": "patches", "layer": "MTTT-MLP T=1", "seed": 0, "steps": 1}]}
 JSON
@@ -46,8 +47,14 @@ grep -q "mlp: resuming: .*--resume runs/mttt_mlp/checkpoint.safetensors" run.txt
 "$python" "$root/tools/sweep.py" run --grid grid.json --mttt "$mttt" | tee again.txt
 [ "$(grep -c 'done, skipped' again.txt)" -eq 2 ]
 
+# Finished runs are archived: without their run folders they stay done and still report.
+[ -s results/la.metrics.jsonl ] && [ -s results/mlp.metrics.jsonl ]
+rm -rf runs
+"$python" "$root/tools/sweep.py" status --grid grid.json | tee archived.txt
+[ "$(grep -c ' done ' archived.txt)" -eq 2 ]
+
 "$python" "$root/tools/sweep.py" report --grid grid.json --mttt "$mttt" --table table.md --figures figures > /dev/null
 grep -q "| patches | MTTT-MLP T=1 | 0 | [0-9.]*% | " table.md
 grep -q "mttt train --config mttt_mlp.json" table.md
 [ -s figures/accuracy_vs_steps.png ] && [ -s figures/inner_loss_mlp.png ]
-echo "sweep: resume, skip, table and figures work"
+echo "sweep: resume, skip, archive, table and figures work"

@@ -5,7 +5,7 @@ root=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bash "$root/tools/gpu_report.sh" --dry-run --out "$work/report.json"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["format"]=="mttt-gpu-report-1" and d["mode"]=="dry-run" and "machine" in d, d' "$work/report.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["format"]=="mttt-gpu-report-1" and d["mode"]=="dry-run" and "machine" in d and "training" in d, d' "$work/report.json"
 if nvidia-smi -L > /dev/null 2>&1; then
   echo "a GPU is present: the GPU-less path is not checked here"
 else

@@ -155,3 +155,41 @@ TEST_CASE("parity: gradients of first and second order on thrust-host") {
     check_same(thrust[i], cpu[i], 1e-12);
   }
 }
+
+TEST_CASE("parity: streams of the device keep their memory apart and compute as the default stream") {
+  if (kThrust.type == DeviceType::cpu) return;
+  const Stream side = new_stream(kThrust), other = new_stream(kThrust);
+  REQUIRE(side.id != 0);
+  REQUIRE(side.id != other.id);
+  CHECK(current_stream(kThrust) == default_stream(kThrust));
+  CHECK(current_stream(kCPU) == default_stream(kCPU));
+  Tensor x = rnd({64, 48}, DType::float32, 5), w = rnd({48, 32}, DType::float32, 6);
+  const Tensor reference = tanh(matmul(x, w)) * 2.0;
+  void* freed = nullptr;
+  {
+    StreamGuard on_side(side);
+    CHECK(current_stream(kThrust) == side);
+    CHECK(current_stream(kCPU) == default_stream(kCPU));  // other devices keep theirs
+    {
+      StreamGuard nested(other);
+      CHECK(current_stream(kThrust) == other);
+    }
+    CHECK(current_stream(kThrust) == side);
+    Tensor a = tanh(matmul(on(x), on(w))) * 2.0;
+    check_same(a, reference, 2e-6);
+    freed = a.data_ptr();
+  }
+  CHECK(current_stream(kThrust) == default_stream(kThrust));
+  synchronize(side);
+  // The side stream's freed block is not handed to the default stream ...
+  Tensor b = Tensor::empty({64, 32}, DType::float32, kThrust);
+  CHECK(b.data_ptr() != freed);
+  {
+    // ... but again to the side stream.
+    StreamGuard on_side(side);
+    Tensor c = Tensor::empty({64, 32}, DType::float32, kThrust);
+    CHECK(c.data_ptr() == freed);
+    record_stream(c, other);
+  }
+  REQUIRE_THROWS_WITH(record_stream(x, side), Catch::Contains("record_stream") && Catch::Contains("cpu"));
+}

@@ -50,7 +50,8 @@ std::vector<std::pair<std::string, nlohmann::json>> targets(const nlohmann::json
 
 int main(int argc, char** argv) {
   CLI::App app{"mttt foundation benchmark: GEMM and batched products vs OpenBLAS, fusion, tape overhead"};
-  std::string sections_text = "gemm,batched,fusion,tape", threads_text = "1,2", json_path = "bench_foundation.json";
+  std::string sections_text = "gemm,batched,fusion,tape", threads_text = "1,2", json_path = "bench_foundation.json",
+              device_text = "cpu";
   Options options;
   app.add_option("--sections", sections_text, "comma-separated subset of gemm,batched,fusion,tape")
       ->capture_default_str();
@@ -60,6 +61,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", options.warmup, "untimed runs before the samples")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--threads", threads_text, "comma-separated thread counts")->capture_default_str();
   app.add_option("--json", json_path, "where to write the figures")->capture_default_str();
+  app.add_option("--device", device_text, "where mttt's products run in the gemm and batched sections (cpu, cuda, ...)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const std::map<std::string, SectionResult (*)(const Options&)> runners{{"gemm", mttt::bench::run_gemm},
@@ -74,15 +77,21 @@ int main(int argc, char** argv) {
       return 2;
     }
   try {
+    options.device = mttt::parse_device(device_text);
+    mttt::backend(options.device);  // a device this build lacks is named before anything runs
     options.threads.clear();
     for (auto t : mttt::bench::parse_positive_list(threads_text, "--threads")) options.threads.push_back(static_cast<int>(t));
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return 2;
   }
 
   nlohmann::json report = {{"machine", machine_info()},
-                           {"settings", {{"repeats", options.repeats}, {"warmup", options.warmup}, {"threads", options.threads}}}};
+                           {"settings",
+                            {{"repeats", options.repeats},
+                             {"warmup", options.warmup},
+                             {"threads", options.threads},
+                             {"device", mttt::to_string(options.device)}}}};
   std::cout << "machine: " << report["machine"]["cpu"].get<std::string>() << ", " << std::thread::hardware_concurrency()
             << " hardware threads; OMP_WAIT_POLICY=" << env_or("OMP_WAIT_POLICY", "(unset)") << "; "
             << options.repeats << " repeats after " << options.warmup << " warm-up run(s)\n"

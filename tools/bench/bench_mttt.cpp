@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   using namespace mttt::bench;
   CLI::App app{"mttt MTTT benchmark: one layer, scaling in N, ViT-Tiny training step; next to the PyTorch peer"};
   std::string sections_text = "layers,scaling,vit", layers_text, tokens_text = "256,1024,4096,16384,50176",
-              json_path = "bench_mttt.json", peer_path;
+              json_path = "bench_mttt.json", peer_path, device_text = "cpu";
   MtttOptions options;
   app.add_option("--sections", sections_text, "comma-separated subset of layers,scaling,vit")->capture_default_str();
   app.add_option("--layers", layers_text, "comma-separated layer names (default: all)");
@@ -30,11 +30,14 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", options.warmup, "untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--peer", peer_path, "bench_torch.json written by ../shared/peer/bench.py in the same sitting");
   app.add_option("--json", json_path, "where to write the figures")->capture_default_str();
+  app.add_option("--device", device_text, "where the layers and the ViT run (cpu, thrust-host, cuda)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const std::map<std::string, SectionResult (*)(const MtttOptions&)> runners{
       {"layers", run_layers}, {"scaling", run_scaling}, {"vit", run_vit_step}};
   try {
+    options.device = mttt::parse_device(device_text);
+    mttt::backend(options.device);  // a device this build lacks is named before anything runs
     options.layers = split(layers_text);
     std::vector<std::string> known;
     for (const auto& c : layer_cases()) known.push_back(c.name);
@@ -59,9 +62,10 @@ int main(int argc, char** argv) {
                             {{"repeats", options.repeats},
                              {"warmup", options.warmup},
                              {"threads", mttt::num_threads()},
+                             {"device", mttt::to_string(options.device)},
                              {"peer", peer_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(peer_path)}}}};
   std::cout << "machine: " << report["machine"]["cpu"].get<std::string>() << ", " << mttt::num_threads()
-            << " threads, OMP_WAIT_POLICY=" << env_or("OMP_WAIT_POLICY", "(unset)") << "; medians of " << options.repeats
+            << " threads, device " << mttt::to_string(options.device) << ", OMP_WAIT_POLICY=" << env_or("OMP_WAIT_POLICY", "(unset)") << "; medians of " << options.repeats
             << " runs after " << options.warmup << " warm-up run(s)"
             << (peer_path.empty() ? "" : "; peer: " + peer_path) << "\n\n";
   const auto wanted_sections = split(sections_text);

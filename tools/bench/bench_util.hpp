@@ -15,12 +15,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tensor/device.hpp"
+
 namespace mttt::bench {
 
 struct Options {
   int repeats = 5;
   int warmup = 1;
   std::vector<int> threads{1, 2};
+  Device device = kCPU;  // where mttt's side of the GEMM sections runs (OpenBLAS stays on the CPU)
 };
 
 struct Timing {

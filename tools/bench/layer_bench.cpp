@@ -51,45 +51,51 @@ bool wanted(const MtttOptions& options, const std::string& name) {
 }
 
 LayerRun measure_layer(const LayerCase& c, std::int64_t batch, std::int64_t tokens, int repeats, int warmup, bool train,
-                       bool eval) {
+                       bool eval, Device device) {
   ttt::register_ttt_mixers();
   constexpr std::int64_t kWidth = 192, kHeads = 3;
   Generator generator(0);
   auto layer = nn::make_token_mixer({.kind = c.kind, .width = kWidth, .heads = kHeads, .tokens = tokens, .options = c.options},
                                     generator);
+  layer->to_(device);
   std::vector<Tensor> params;
   for (auto& [name, tensor] : layer->named_trainable_parameters()) params.push_back(tensor);
-  Tensor y = normal({batch, tokens, kWidth}, 0, 1, {}, &generator).requires_grad_();
-  const Tensor r = normal({batch, tokens, kWidth}, 0, 1, {}, &generator);
+  Tensor y = to(normal({batch, tokens, kWidth}, 0, 1, {}, &generator), device).requires_grad_();
+  const Tensor r = to(normal({batch, tokens, kWidth}, 0, 1, {}, &generator), device);
+  // Kernels may still run when a call returns (cuBLAS on a GPU): wait before reading the clock.
+  auto finished = [device] { synchronize(current_stream(device)); };
 
   LayerRun run;
   using clock = std::chrono::steady_clock;
   auto train_step = [&](bool record) {
     for (auto& p : params) p.zero_grad();
     y.zero_grad();
-    const std::int64_t in_use = memory_stats().bytes_in_use;
-    reset_peak_memory();
+    const std::int64_t in_use = memory_stats(device).bytes_in_use;
+    reset_peak_memory(device);
     auto start = clock::now();
     Tensor loss = sum(layer->forward(y) * r);
+    finished();
     const double forward = seconds_since(start);
     loss.backward();
+    finished();
     const double total = seconds_since(start);
     if (!record) return;
     run.times.add("forward", forward);
     run.times.add("backward", total - forward);
     run.times.add("step", total);
-    run.train_peak_bytes = std::max(run.train_peak_bytes, memory_stats().peak_bytes_in_use - in_use);
+    run.train_peak_bytes = std::max(run.train_peak_bytes, memory_stats(device).peak_bytes_in_use - in_use);
   };
   auto eval_step = [&](bool record) {
     NoGrad no_grad;
-    const std::int64_t in_use = memory_stats().bytes_in_use;
-    reset_peak_memory();
+    const std::int64_t in_use = memory_stats(device).bytes_in_use;
+    reset_peak_memory(device);
     auto start = clock::now();
     Tensor z = layer->forward(y);
+    finished();
     const double seconds = seconds_since(start);
     if (!record) return;
     run.times.add("eval", seconds);
-    run.eval_peak_bytes = std::max(run.eval_peak_bytes, memory_stats().peak_bytes_in_use - in_use);
+    run.eval_peak_bytes = std::max(run.eval_peak_bytes, memory_stats(device).peak_bytes_in_use - in_use);
   };
   for (int i = 0; i < warmup; ++i) {
     if (train) train_step(false);
@@ -113,7 +119,7 @@ SectionResult run_layers(const MtttOptions& options) {
   double reference_time = 0, reference_flops = 0;
   for (const auto& c : layer_cases()) {
     if (!wanted(options, c.name) && c.name != "linear_attention") continue;
-    const LayerRun run = measure_layer(c, kBatch, kTokens, options.repeats, options.warmup, true, true);
+    const LayerRun run = measure_layer(c, kBatch, kTokens, options.repeats, options.warmup, true, true, options.device);
     const double step = run.times.median("step");
     if (c.name == "linear_attention") reference_time = step, reference_flops = run.training_flops;
     const double time_ratio = step / reference_time, flop_ratio = run.training_flops / reference_flops;

@@ -16,7 +16,7 @@ struct LayerRun {
 
 // `train`: forward + backward of sum(layer(y) * r); `eval`: the forward under NoGrad.
 LayerRun measure_layer(const LayerCase& c, std::int64_t batch, std::int64_t tokens, int repeats, int warmup, bool train,
-                       bool eval);
+                       bool eval, Device device = kCPU);
 bool wanted(const MtttOptions& options, const std::string& name);
 
 }  // namespace mttt::bench

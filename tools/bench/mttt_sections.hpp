@@ -48,6 +48,7 @@ struct MtttOptions {
   std::vector<std::string> layers;   // LayerCase names; empty: all
   std::vector<std::int64_t> tokens;  // scaling section
   nlohmann::json peer;               // bench_torch.json of ../shared/peer/bench.py, or null
+  Device device = kCPU;              // where the layers and the ViT run
 };
 
 // The peer's row `name` of `section` ("a", "b", "c"; for "c" also its n), or null.

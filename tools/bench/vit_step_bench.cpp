@@ -30,34 +30,40 @@ SectionResult run_vit_step(const MtttOptions& options) {
     config.layer_options = c.options;
     Generator generator(0);
     nn::ViT model(config, generator);
+    model.to_(options.device);  // before the optimiser takes the parameters
     nn::OptimizerOptions adamw;
     adamw.lr = nn::constant_schedule(1e-3);
     adamw.weight_decay = 1e-4;
     nn::Adam optimizer(model.named_trainable_parameters(), adamw);
-    const Tensor images = normal({kBatch, kImage, kImage, 3}, 0, 1, {}, &generator);
-    const Tensor labels = cast(uniform({kBatch}, 0, kClasses, {}, &generator), DType::int64);
+    const Tensor images = to(normal({kBatch, kImage, kImage, 3}, 0, 1, {}, &generator), options.device);
+    const Tensor labels = to(cast(uniform({kBatch}, 0, kClasses, {}, &generator), DType::int64), options.device);
+    // Kernels may still run when a call returns (cuBLAS on a GPU): wait before reading the clock.
+    auto finished = [&] { synchronize(current_stream(options.device)); };
 
     PhaseTimes times;
     std::int64_t peak = 0;
     using clock = std::chrono::steady_clock;
     for (int i = 0; i < options.warmup + options.repeats; ++i) {
       const bool record = i >= options.warmup;
-      const std::int64_t in_use = memory_stats().bytes_in_use;
-      reset_peak_memory();
+      const std::int64_t in_use = memory_stats(options.device).bytes_in_use;
+      reset_peak_memory(options.device);
       auto start = clock::now();
       optimizer.zero_grad();
       Tensor loss = nn::softmax_cross_entropy(model.forward(images), labels);
+      finished();
       const double forward = seconds_since(start);
       loss.backward();
+      finished();
       const double backward = seconds_since(start);
       optimizer.step();
+      finished();
       const double total = seconds_since(start);
       if (!record) continue;
       times.add("forward", forward);
       times.add("backward", backward - forward);
       times.add("optimizer", total - backward);
       times.add("step", total);
-      peak = std::max(peak, memory_stats().peak_bytes_in_use - in_use);
+      peak = std::max(peak, memory_stats(options.device).peak_bytes_in_use - in_use);
     }
     const double step = times.median("step");
     const nlohmann::json peer = peer_row(options.peer, "b", c.peer);

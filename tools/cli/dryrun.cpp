@@ -1,4 +1,4 @@
-// `mttt dryrun --config FILE --data ROOT [--set key=value]... [--steps N] [--micro-batch B] [--image S]`:
+// `mttt dryrun --config FILE --data ROOT [--set key=value]... [--steps N] [--micro-batch B] [--image S] [--device D]`:
 // a real configuration (ImageNet, batch 1024, 90 epochs) tried on this machine before anyone
 // commits a GPU week to it. Builds the model and prints its parameter counts; then runs a few
 // training steps on a small folder in ImageNet's layout (`root/train/<class>/*.JPEG`), at two
@@ -31,6 +31,7 @@ constexpr double kImageNetTrainImages = 1281167;
 struct DryRunArgs {
   std::string config, data;
   std::vector<std::string> overrides;
+  std::string device;
   int steps = 3;
   std::int64_t micro_batch = 2, image = 0;
 };
@@ -57,16 +58,17 @@ Trial try_steps(nn::TrainConfig config, const DryRunArgs& args, std::int64_t mic
     classes += entry.is_directory();
   config.model.classes = classes;
   nn::Trainer trainer(config);
+  const Device device = trainer.model().device();
   trainer.train_step(false);
   Trial trial;
   std::vector<double> seconds;
   for (int i = 0; i < args.steps; ++i) {
-    const std::int64_t before = memory_stats().bytes_in_use;
-    reset_peak_memory();
+    const std::int64_t before = memory_stats(device).bytes_in_use;
+    reset_peak_memory(device);
     const auto start = std::chrono::steady_clock::now();
     trainer.train_step(false);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    trial.peak_bytes = std::max(trial.peak_bytes, memory_stats().peak_bytes_in_use - before);
+    trial.peak_bytes = std::max(trial.peak_bytes, memory_stats(device).peak_bytes_in_use - before);
     trial.resident_bytes = before;
   }
   std::sort(seconds.begin(), seconds.end());
@@ -84,7 +86,9 @@ std::string duration(double seconds) {
 }
 
 void dry_run(const DryRunArgs& args) {
-  const nn::TrainConfig config = nn::load_train_config(args.config, args.overrides);
+  std::vector<std::string> overrides = args.overrides;
+  if (!args.device.empty()) overrides.push_back(fmt::format("run.device=\"{}\"", args.device));
+  const nn::TrainConfig config = nn::load_train_config(args.config, overrides);
   check(std::filesystem::is_directory(std::filesystem::path(args.data) / "train"), "dryrun",
         "{}: expected an ImageNet-layout folder with train/<class>/*.JPEG (and val/)", args.data);
   check(args.micro_batch >= 1 && args.steps >= 1, "dryrun", "--micro-batch and --steps must be positive");
@@ -149,6 +153,7 @@ void add_dryrun_command(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--set", args->overrides, "override a config key (repeatable)");
+  cmd->add_option("--device", args->device, "cpu, thrust-host, cuda or cuda:N (run.device)");
   cmd->add_option("--steps", args->steps, "timed steps per trial")->check(CLI::PositiveNumber);
   cmd->add_option("--micro-batch", args->micro_batch, "images per step of the first trial (the second takes twice as many)")
       ->check(CLI::PositiveNumber);

@@ -1,9 +1,10 @@
-// `mttt train --config FILE [--set key=value]... [--resume CKPT] [--device cpu] [--seed S]`
-// `mttt eval --checkpoint CKPT [--data ROOT] [--set key=value]...`
+// `mttt train --config FILE [--set key=value]... [--resume CKPT] [--device D] [--seed S]`
+// `mttt eval --checkpoint CKPT [--data ROOT] [--set key=value]... [--device D]`
 #include <fmt/format.h>
 
 #include "nn/train/data_setup.hpp"
 #include "nn/train/trainer.hpp"
+#include "tensor/backend/backend.hpp"
 #include "tensor/device.hpp"
 #include "tools/cli/commands.hpp"
 
@@ -12,17 +13,19 @@ namespace mttt::cli {
 namespace {
 
 struct TrainArgs {
-  std::string config, resume, device = "cpu";
+  std::string config, resume, device;
   std::vector<std::string> overrides;
   std::int64_t seed = -1;
 };
 
-void check_device(const std::string& name) {
-  Device device = parse_device(name);
-  check(device.type == DeviceType::cpu, "train",
-        "device '{}': this build runs on the CPU only; the CUDA backend builds with `meson setup build -Dcuda=enabled`",
-        name);
+// --device D is run.device (docs/config.md); the device's backend must be in this build.
+void add_device(const std::string& name, std::vector<std::string>& overrides) {
+  if (name.empty()) return;
+  backend(parse_device(name));  // throws, saying how to build it, for a device this build lacks
+  overrides.push_back(fmt::format("run.device=\"{}\"", name));
 }
+
+constexpr const char* kDeviceHelp = "cpu, thrust-host, cuda or cuda:N (run.device; default: the config's, cpu)";
 
 }  // namespace
 
@@ -33,11 +36,11 @@ void add_train_command(CLI::App& app) {
   train->add_option("--set", args->overrides, "override a config key: --set optim.lr=0.0005 (repeatable)");
   train->add_option("--resume", args->resume, "continue from a checkpoint written by a run of the same model")
       ->check(CLI::ExistingFile);
-  train->add_option("--device", args->device, "cpu (cuda with a CUDA build)");
+  train->add_option("--device", args->device, kDeviceHelp);
   train->add_option("--seed", args->seed, "shorthand for --set run.seed=S");
   train->callback([args] {
-    check_device(args->device);
     auto overrides = args->overrides;
+    add_device(args->device, overrides);
     if (args->seed >= 0) overrides.push_back(fmt::format("run.seed={}", args->seed));
     nn::Trainer trainer(nn::load_train_config(args->config, overrides), args->resume);
     trainer.run();
@@ -48,10 +51,10 @@ void add_train_command(CLI::App& app) {
   eval->add_option("--checkpoint", eval_args->resume, "checkpoint written by mttt train")->required()->check(CLI::ExistingFile);
   eval->add_option("--data", eval_args->config, "data root (default: the one the run used)");
   eval->add_option("--set", eval_args->overrides, "override a config key of the run (data.*, run.eval_batch_size, ...)");
-  eval->add_option("--device", eval_args->device, "cpu (cuda with a CUDA build)");
+  eval->add_option("--device", eval_args->device, kDeviceHelp);
   eval->callback([eval_args] {
-    check_device(eval_args->device);
     auto overrides = eval_args->overrides;
+    add_device(eval_args->device, overrides);
     if (!eval_args->config.empty()) overrides.push_back("data.root=" + eval_args->config);
     nn::TrainConfig config;
     auto model = nn::load_model(eval_args->resume, &config, overrides);

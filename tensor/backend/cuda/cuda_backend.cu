@@ -40,12 +40,47 @@ class CudaRawAllocator final : public RawAllocator {
   void deallocate(void* pointer, std::size_t) override { check_cuda(cudaFree(pointer), "cudaFree"); }
 };
 
+// Streams are created blocking, so that the legacy default stream (Thrust's temporary buffers,
+// copies to and from the host) waits for them and they for it.
+class CudaStreams final : public DeviceStreams {
+ public:
+  StreamId create() override {
+    cudaStream_t stream = nullptr;
+    check_cuda(cudaStreamCreate(&stream), "cudaStreamCreate");
+    return reinterpret_cast<StreamId>(stream);
+  }
+  void synchronize(StreamId stream) override {
+    check_cuda(cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(stream)), "cudaStreamSynchronize");
+  }
+  std::uint64_t record(StreamId stream) override {
+    cudaEvent_t event = nullptr;
+    check_cuda(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+    check_cuda(cudaEventRecord(event, reinterpret_cast<cudaStream_t>(stream)), "cudaEventRecord");
+    return reinterpret_cast<std::uint64_t>(event);
+  }
+  bool completed(std::uint64_t event) override {
+    const cudaError_t status = cudaEventQuery(reinterpret_cast<cudaEvent_t>(event));
+    if (status == cudaErrorNotReady) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    check_cuda(status, "cudaEventQuery");
+    return true;
+  }
+  void release(std::uint64_t event) override {
+    check_cuda(cudaEventDestroy(reinterpret_cast<cudaEvent_t>(event)), "cudaEventDestroy");
+  }
+};
+
+// The handle, bound to the calling thread's current stream of the device.
 cublasHandle_t cublas() {
   static cublasHandle_t handle = [] {
     cublasHandle_t h = nullptr;
     check_cublas(cublasCreate(&h), "cublasCreate");
     return h;
   }();
+  check_cublas(cublasSetStream(handle, reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id)),
+               "cublasSetStream");
   return handle;
 }
 
@@ -126,7 +161,8 @@ Backend* cuda_backend() {
     int devices = 0;
     check_cuda(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
     if (devices == 0) throw_error("cuda", "no CUDA device is visible (cudaGetDeviceCount returned 0)");
-    return new cuda_system::ThrustBackend({DeviceType::cuda, 0}, std::make_unique<CudaRawAllocator>(), cublas_matmul);
+    return new cuda_system::ThrustBackend({DeviceType::cuda, 0}, std::make_unique<CudaRawAllocator>(), cublas_matmul,
+                                          std::make_unique<CudaStreams>());
   }();
   return backend;
 }

@@ -2,13 +2,14 @@
 // algorithms and functors (thrust_backend_impl.hpp), compiled for the host with Thrust's OpenMP
 // system as the device `thrust-host` (thrust_host.cpp), and by nvcc for CUDA. Memory comes from
 // the caching allocator over an injected raw allocator; matrix products go to a GEMM supplied
-// by the instantiation (the CPU backend's on the host, cuBLAS on a GPU).
+// by the instantiation (the CPU backend's on the host, cuBLAS on a GPU), and so do its streams.
 #pragma once
 
 #include <functional>
 #include <memory>
 
 #include "tensor/backend/backend.hpp"
+#include "tensor/stream.hpp"
 
 // Each instantiation gets its own namespace: the host's OpenMP build and nvcc's CUDA build of
 // the same class live in one library.
@@ -18,15 +19,36 @@
 #define MTTT_THRUST_SYSTEM host_system
 #endif
 
+namespace mttt {
+
+// How an instantiation makes and waits for streams and their events: CUDA's on a GPU. On the
+// host (host_streams()), where Thrust's OpenMP system finishes every algorithm before it
+// returns, streams are numbers that keep memory apart and every event is complete at once.
+class DeviceStreams : public StreamEvents {
+ public:
+  virtual StreamId create() = 0;
+  virtual void synchronize(StreamId stream) = 0;
+};
+
+std::unique_ptr<DeviceStreams> host_streams();
+
+}  // namespace mttt
+
 namespace mttt::MTTT_THRUST_SYSTEM {
 
 class ThrustBackend final : public Backend {
  public:
   using Gemm = std::function<void(const Tensor& a, const Tensor& b, const Tensor& out)>;
-  ThrustBackend(Device device, std::unique_ptr<RawAllocator> raw, Gemm gemm);
+  ThrustBackend(Device device, std::unique_ptr<RawAllocator> raw, Gemm gemm, std::unique_ptr<DeviceStreams> streams);
   Device device() const override { return device_; }
 
-  void* allocate(std::size_t bytes) override { return allocator_.allocate(bytes); }
+  StreamId create_stream() override { return streams_->create(); }
+  void synchronize(StreamId stream) override { streams_->synchronize(stream); }
+  void record_stream(void* pointer, std::size_t bytes, StreamId stream) override {
+    allocator_.record_stream(pointer, bytes, stream);
+  }
+
+  void* allocate(std::size_t bytes) override { return allocator_.allocate(bytes, current_stream(device_).id); }
   void deallocate(void* pointer, std::size_t bytes) override { allocator_.deallocate(pointer, bytes); }
   MemoryStats memory_stats() const override { return allocator_.stats(); }
   void reset_peak_memory() override { allocator_.reset_peak(); }
@@ -51,6 +73,7 @@ class ThrustBackend final : public Backend {
 
  private:
   Device device_;
+  std::unique_ptr<DeviceStreams> streams_;  // before the allocator, which uses its events
   CachingAllocator allocator_;
   Gemm gemm_;
 };

@@ -30,8 +30,16 @@ using mttt::thrust_backend::make_layout;
 using mttt::thrust_backend::layout_of;
 using Index = std::int64_t;
 
+// Every kernel is launched here: on CUDA on the device's current stream (Thrust's `par` waits
+// for it to finish, so results are ready when a kernel returns, as on the host).
 template <class F> void parallel_for(Index n, F f) {
-  if (n > 0) thrust::for_each_n(thrust::device, thrust::counting_iterator<Index>(0), n, f);
+  if (n <= 0) return;
+#if defined(__CUDACC__)
+  const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
+  thrust::for_each_n(thrust::cuda::par.on(stream), thrust::counting_iterator<Index>(0), n, f);
+#else
+  thrust::for_each_n(thrust::device, thrust::counting_iterator<Index>(0), n, f);
+#endif
 }
 
 template <class T> T* typed(const Tensor& t) { return static_cast<T*>(t.data_ptr()); }
@@ -269,8 +277,12 @@ inline void check_indices(const Tensor& index, Index size, const char* op) {
 
 using namespace thrust_backend;
 
-ThrustBackend::ThrustBackend(Device device, std::unique_ptr<RawAllocator> raw, Gemm gemm)
-    : device_(device), allocator_(std::move(raw)), gemm_(std::move(gemm)) {}
+ThrustBackend::ThrustBackend(Device device, std::unique_ptr<RawAllocator> raw, Gemm gemm,
+                             std::unique_ptr<DeviceStreams> streams)
+    : device_(device),
+      streams_(std::move(streams)),
+      allocator_(std::move(raw), std::size_t{2} << 30, streams_.get()),
+      gemm_(std::move(gemm)) {}
 
 void ThrustBackend::copy(const Tensor& src, const Tensor& dst) {
   dispatch_dtype(src.dtype(), [&](auto s) {

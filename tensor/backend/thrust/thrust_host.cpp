@@ -3,13 +3,34 @@
 // machines without a GPU (tests/parity); matrix products use the CPU backend's GEMM.
 #include "tensor/backend/thrust/thrust_backend_impl.hpp"
 
+#include <atomic>
+
 namespace mttt {
+
+namespace {
+
+class HostStreams final : public DeviceStreams {
+ public:
+  StreamId create() override { return ++last_; }
+  void synchronize(StreamId) override {}
+  std::uint64_t record(StreamId) override { return 0; }
+  bool completed(std::uint64_t) override { return true; }
+  void release(std::uint64_t) override {}
+
+ private:
+  std::atomic<StreamId> last_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceStreams> host_streams() { return std::make_unique<HostStreams>(); }
 
 Backend* thrust_host_backend() {
   // Never destroyed: static tensors may outlive main.
-  static host_system::ThrustBackend* backend =
-      new host_system::ThrustBackend({DeviceType::thrust_host, 0}, make_host_raw_allocator(),
-                        [](const Tensor& a, const Tensor& b, const Tensor& out) { mttt::backend(kCPU).matmul(a, b, out); });
+  static host_system::ThrustBackend* backend = new host_system::ThrustBackend(
+      {DeviceType::thrust_host, 0}, make_host_raw_allocator(),
+      [](const Tensor& a, const Tensor& b, const Tensor& out) { mttt::backend(kCPU).matmul(a, b, out); },
+      host_streams());
   return backend;
 }
 
