@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -25,9 +26,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A device that cannot be used here (cuda without a GPU) skips the program: exit 77.
 const std::string kDevice = [] {
   const char* name = std::getenv("MTTT_PARITY_DEVICE");
-  return std::string(name ? name : "thrust-host");
+  const std::string device = name ? name : "thrust-host";
+  try {
+    backend(parse_device(device));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: skipping\n", e.what());
+    std::exit(77);
+  }
+  return device;
 }();
 
 void require_data() {

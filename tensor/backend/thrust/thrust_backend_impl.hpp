@@ -4,7 +4,8 @@
 // element, so results do not depend on the thread count.
 #pragma once
 
-#include <thrust/device_vector.h>
+#include <thrust/copy.h>
+#include <thrust/device_ptr.h>
 #include <thrust/execution_policy.h>
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
@@ -43,6 +44,29 @@ template <class F> void parallel_for(Index n, F f) {
 }
 
 template <class T> T* typed(const Tensor& t) { return static_cast<T*>(t.data_ptr()); }
+
+// Scratch memory of the device from the backend's caching allocator (on its current stream),
+// so that staging a transfer or an elementwise program never calls cudaMalloc. Kernels have
+// finished when parallel_for returns, so the memory can go back when the buffer does.
+template <class T> class DeviceBuffer {
+ public:
+  DeviceBuffer(Backend& backend, Index n)
+      : backend_(backend), bytes_(static_cast<std::size_t>(std::max<Index>(n, 1)) * sizeof(T)),
+        data_(static_cast<T*>(backend.allocate(bytes_))) {}
+  // A copy of host memory.
+  DeviceBuffer(Backend& backend, const T* host, Index n) : DeviceBuffer(backend, n) {
+    if (n > 0) thrust::copy(host, host + n, thrust::device_pointer_cast(data_));
+  }
+  ~DeviceBuffer() { backend_.deallocate(data_, bytes_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  T* data() const { return data_; }
+
+ private:
+  Backend& backend_;
+  std::size_t bytes_;
+  T* data_;
+};
 
 // The layout of `t` broadcast to `shape`.
 inline Layout broadcast_layout(const Tensor& t, const Shape& shape) {
@@ -301,14 +325,20 @@ void ThrustBackend::fill(const Tensor& dst, double value) {
   });
 }
 
-// thrust-host memory is host memory; a device instantiation stages through a device buffer.
+// A contiguous tensor is copied directly; a strided one through a contiguous device buffer.
 void ThrustBackend::copy_from_host(const void* host, const Tensor& dst) {
   dispatch_dtype(dst.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const Index n = dst.numel();
-    thrust::device_vector<T> staged(static_cast<const T*>(host), static_cast<const T*>(host) + n);
+    const T* from = static_cast<const T*>(host);
+    if (n == 0) return;
+    if (dst.is_contiguous()) {
+      thrust::copy(from, from + n, thrust::device_pointer_cast(typed<T>(dst)));
+      return;
+    }
+    DeviceBuffer<T> staged(*this, from, n);
     Layout contiguous = make_layout(dst.shape(), contiguous_strides(dst.shape()));
-    parallel_for(n, CopyKernel<T, T>{thrust::raw_pointer_cast(staged.data()), typed<T>(dst), contiguous, layout_of(dst)});
+    parallel_for(n, CopyKernel<T, T>{staged.data(), typed<T>(dst), contiguous, layout_of(dst)});
   });
 }
 
@@ -316,10 +346,18 @@ void ThrustBackend::copy_to_host(const Tensor& src, void* host) {
   dispatch_dtype(src.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const Index n = src.numel();
-    thrust::device_vector<T> staged(static_cast<std::size_t>(n));
+    T* to = static_cast<T*>(host);
+    if (n == 0) return;
+    if (src.is_contiguous()) {
+      const auto begin = thrust::device_pointer_cast(typed<T>(src));
+      thrust::copy(begin, begin + n, to);
+      return;
+    }
+    DeviceBuffer<T> staged(*this, n);
     Layout contiguous = make_layout(src.shape(), contiguous_strides(src.shape()));
-    parallel_for(n, CopyKernel<T, T>{typed<T>(src), thrust::raw_pointer_cast(staged.data()), layout_of(src), contiguous});
-    thrust::copy(staged.begin(), staged.end(), static_cast<T*>(host));
+    parallel_for(n, CopyKernel<T, T>{typed<T>(src), staged.data(), layout_of(src), contiguous});
+    const auto begin = thrust::device_pointer_cast(staged.data());
+    thrust::copy(begin, begin + n, to);
   });
 }
 
@@ -334,14 +372,14 @@ void ThrustBackend::elementwise(const expr::Program& program, std::span<const Te
                                        " outputs exceeds the Thrust interpreter's limits (" + std::to_string(kMaxRegisters) +
                                        ", " + std::to_string(kMaxInputs) + ", " + std::to_string(kMaxOutputs) + ")");
   const Shape& shape = outs[0].shape();
-  thrust::device_vector<expr::Instr> device_code(code.begin(), code.end());
-  thrust::device_vector<std::int32_t> device_outputs(outputs.begin(), outputs.end());
+  const DeviceBuffer<expr::Instr> device_code(*this, code.data(), static_cast<Index>(code.size()));
+  const DeviceBuffer<std::int32_t> device_outputs(*this, outputs.data(), static_cast<Index>(outputs.size()));
   dispatch_dtype(outs[0].dtype(), [&](auto zero) {
     using T = decltype(zero);
     ProgramKernel<T> kernel{};
-    kernel.code = thrust::raw_pointer_cast(device_code.data());
+    kernel.code = device_code.data();
     kernel.size = static_cast<int>(code.size());
-    kernel.outputs = thrust::raw_pointer_cast(device_outputs.data());
+    kernel.outputs = device_outputs.data();
     kernel.num_outputs = static_cast<int>(outputs.size());
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       if (!inputs[k].defined() || !program.reads(static_cast<int>(k))) continue;
