@@ -3,6 +3,7 @@
 // without Debian's dataset-fashion-mnist.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -117,4 +118,30 @@ TEST_CASE("a run stopped after one epoch and resumed logs the same losses as an 
     REQUIRE_THROWS_WITH(restore_checkpoint(c, model, nullptr),
                         Catch::Contains("head.kernel") && Catch::Contains("(16, 10)") && Catch::Contains("(32, 10)"));
   }
+}
+
+TEST_CASE("gradient accumulation: two micro-batches of 25 update as one batch of 50") {
+  require_data();
+  set_num_threads(2);
+  auto config = [](const std::string& out) {
+    nlohmann::json c = small_config(out);
+    c["data"]["train_subset"] = 250;
+    c["data"]["test_subset"] = 100;
+    c["run"]["epochs"] = 1;
+    c["run"]["log_every"] = 1;
+    return c;
+  };
+  const std::string whole = fresh_dir("accumulate_1"), split = fresh_dir("accumulate_2");
+  Trainer(parse_train_config(config(whole), {}, "test")).run();
+  Trainer(parse_train_config(config(split), {"run.accumulation=2"}, "test")).run();
+  const auto a = train_losses(whole), b = train_losses(split);
+  REQUIRE(a.size() == 5);
+  REQUIRE(b.size() == a.size());
+  // The mean of two half-batch means is the batch mean: the same updates, up to float32 rounding.
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO("step " << i + 1 << ": " << a[i] << " against " << b[i]);
+    CHECK(std::abs(a[i] - b[i]) <= 1e-4 * std::abs(a[i]));
+  }
+  REQUIRE_THROWS_WITH(parse_train_config(config(split), {"run.accumulation=3"}, "test"),
+                      Catch::Contains("run.batch_size 50") && Catch::Contains("run.accumulation 3"));
 }
