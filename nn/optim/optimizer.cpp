@@ -31,14 +31,16 @@ void Optimizer::zero_grad() {
 
 void Optimizer::step() {
   NoGrad no_grad;
-  // Global norm over the trainable gradients, accumulated in float64.
-  double squares = 0;
+  // Global norm over the trainable gradients, accumulated in float64 on the parameters' device:
+  // one value crosses to the host per step, not one per parameter.
+  Tensor squares;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].second.grad();
     if (frozen_[i] || !g.defined()) continue;
-    squares += sum(cast(square(g), DType::float64)).item<double>();
+    Tensor s = sum(cast(square(g), DType::float64));
+    squares = squares.defined() ? squares + s : s;
   }
-  last_grad_norm_ = std::sqrt(squares);
+  last_grad_norm_ = squares.defined() ? std::sqrt(squares.item<double>()) : 0.0;
   const double clip = options_.clip_norm > 0 && last_grad_norm_ > options_.clip_norm
                           ? options_.clip_norm / last_grad_norm_
                           : 1.0;
