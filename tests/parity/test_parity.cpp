@@ -202,3 +202,24 @@ TEST_CASE("parity: streams of the device keep their memory apart and compute as 
   }
   REQUIRE_THROWS_WITH(record_stream(x, side), Catch::Contains("record_stream") && Catch::Contains("cpu"));
 }
+
+TEST_CASE("parity: short fused programs travel in the kernel's arguments, long ones through device memory") {
+  // Programs of at most 24 instructions are inlined into the kernel: two links are, eight (about
+  // 35 instructions, and their second-order backward programs more) are not.
+  for (int links : {2, 8}) {
+    INFO(links << " links");
+    auto chain = [links](Expr x, Expr w) {
+      Expr z = x;
+      for (int i = 0; i < links; ++i) z = tanh(z * w + x) * 0.9;
+      return z;
+    };
+    Tensor x = rnd({9, 13}, DType::float64, 21), w = rnd({13}, DType::float64, 22);
+    check_op([&](const std::vector<Tensor>& in) { return fuse(chain, in[0], in[1]); }, {x, w}, 1e-13);
+    auto second = [&](const std::vector<Tensor>& in) {
+      Tensor a = in[0].detach().requires_grad_(), b = in[1].detach().requires_grad_();
+      Tensor ga = grad(sum(fuse(chain, a, b)), a, {.create_graph = true});
+      return grad(sum(ga * ga), b);
+    };
+    check_op(second, {x, w}, 1e-12);
+  }
+}

@@ -72,6 +72,9 @@ class ThrustBackend final : public Backend {
   void scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) override;
 
  private:
+  void elementwise_by_instruction(const expr::Program& program, std::span<const Tensor> inputs,
+                                  std::span<const Tensor> outs);
+
   Device device_;
   std::unique_ptr<DeviceStreams> streams_;  // before the allocator, which uses its events
   CachingAllocator allocator_;

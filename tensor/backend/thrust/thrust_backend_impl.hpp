@@ -10,8 +10,10 @@
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,11 +94,17 @@ template <class T> struct FillKernel {
 constexpr int kMaxRegisters = 160;
 constexpr int kMaxInputs = 16;
 constexpr int kMaxOutputs = 8;
+// Programs up to this many instructions travel inside the kernel's arguments (on CUDA, in its
+// parameter space: no copy to device memory before the launch); longer ones (fused backward
+// rules) are staged in device memory. The functor stays under CUDA's classic 4 KiB limit.
+constexpr int kInlineInstructions = 24;
 
 template <class T> struct ProgramKernel {
-  const expr::Instr* code;
+  const expr::Instr* code;  // staged program, when it is not inline
   int size;
-  const std::int32_t* outputs;
+  bool inline_program;
+  expr::Instr inline_code[kInlineInstructions];
+  std::int32_t outputs[kMaxOutputs];
   int num_outputs;
   const T* inputs[kMaxInputs];
   Layout layouts[kMaxInputs];
@@ -104,8 +112,9 @@ template <class T> struct ProgramKernel {
 
   MTTT_HD void operator()(Index i) const {
     T reg[kMaxRegisters];
+    const expr::Instr* program = inline_program ? inline_code : code;
     for (int k = 0; k < size; ++k) {
-      const expr::Instr& in = code[k];
+      const expr::Instr& in = program[k];
       if (in.op == expr::OpCode::input) {
         reg[k] = inputs[in.a][layouts[in.a].offset(i)];
       } else if (in.op == expr::OpCode::constant) {
@@ -361,25 +370,85 @@ void ThrustBackend::copy_to_host(const Tensor& src, void* host) {
   });
 }
 
+// A program beyond the interpreter's limits (registers, inputs, outputs: a deep chain's
+// second-order backward rule can be) runs one instruction at a time, each register a tensor of
+// the output's shape, freed after its last use: more passes over memory, the same values.
+void ThrustBackend::elementwise_by_instruction(const expr::Program& program, std::span<const Tensor> inputs,
+                                               std::span<const Tensor> outs) {
+  const auto& code = program.code();
+  const Shape& shape = outs[0].shape();
+  std::vector<std::size_t> last_use(code.size(), 0);
+  for (std::size_t k = 0; k < code.size(); ++k)
+    if (code[k].op != expr::OpCode::input && code[k].op != expr::OpCode::constant)
+      for (std::int32_t operand : {code[k].a, code[k].b, code[k].c})
+        if (operand >= 0) last_use[static_cast<std::size_t>(operand)] = k;
+  for (std::int32_t output : program.outputs()) last_use[static_cast<std::size_t>(output)] = code.size();
+  std::vector<Tensor> reg(code.size());  // inputs and computed registers; constants stay undefined
+  // One op (or a copy, `op` < 0) of registers, constants inlined, into `out`.
+  auto run_one = [&](const expr::Instr* instr, std::span<const std::int32_t> operands, const Tensor& out) {
+    std::vector<expr::Instr> mini;
+    std::vector<Tensor> mini_inputs;
+    std::int32_t remapped[3] = {-1, -1, -1};
+    for (std::size_t j = 0; j < operands.size(); ++j) {
+      const expr::Instr& source = code[static_cast<std::size_t>(operands[j])];
+      if (source.op == expr::OpCode::constant) {
+        mini.push_back(source);
+      } else {
+        mini.push_back(expr::Instr{expr::OpCode::input, static_cast<std::int32_t>(mini_inputs.size())});
+        mini_inputs.push_back(reg[static_cast<std::size_t>(operands[j])]);
+      }
+      remapped[j] = static_cast<std::int32_t>(mini.size() - 1);
+    }
+    if (instr) mini.push_back(expr::Instr{instr->op, remapped[0], remapped[1], remapped[2], instr->imm});
+    const auto n = static_cast<int>(mini_inputs.size());
+    const expr::Program one(std::move(mini), static_cast<std::int32_t>(instr ? operands.size() : 0), n);
+    const Tensor single[1] = {out};
+    elementwise(one, mini_inputs, single);
+  };
+  for (std::size_t k = 0; k < code.size(); ++k) {
+    const expr::Instr& in = code[k];
+    if (in.op == expr::OpCode::input) {
+      reg[k] = inputs[static_cast<std::size_t>(in.a)];
+    } else if (in.op != expr::OpCode::constant) {
+      std::vector<std::int32_t> operands;
+      for (std::int32_t operand : {in.a, in.b, in.c})
+        if (operand >= 0) operands.push_back(operand);
+      reg[k] = Tensor::empty(shape, outs[0].dtype(), device_);
+      run_one(&in, operands, reg[k]);
+    }
+    for (std::int32_t operand : {in.a, in.b, in.c})  // free what no later instruction reads
+      if (in.op != expr::OpCode::input && in.op != expr::OpCode::constant && operand >= 0 &&
+          last_use[static_cast<std::size_t>(operand)] == k)
+        reg[static_cast<std::size_t>(operand)] = Tensor();
+  }
+  for (std::size_t j = 0; j < outs.size(); ++j) {
+    const std::int32_t output[1] = {program.outputs()[j]};
+    run_one(nullptr, output, outs[j]);
+  }
+}
+
 void ThrustBackend::elementwise(const expr::Program& program, std::span<const Tensor> inputs,
                                 std::span<const Tensor> outs) {
   const auto& code = program.code();
   const auto& outputs = program.outputs();
   if (code.size() > static_cast<std::size_t>(kMaxRegisters) || inputs.size() > static_cast<std::size_t>(kMaxInputs) ||
       outputs.size() > static_cast<std::size_t>(kMaxOutputs))
-    throw_error(program.op_name(), "a program of " + std::to_string(code.size()) + " instructions, " +
-                                       std::to_string(inputs.size()) + " inputs and " + std::to_string(outputs.size()) +
-                                       " outputs exceeds the Thrust interpreter's limits (" + std::to_string(kMaxRegisters) +
-                                       ", " + std::to_string(kMaxInputs) + ", " + std::to_string(kMaxOutputs) + ")");
+    return elementwise_by_instruction(program, inputs, outs);
   const Shape& shape = outs[0].shape();
-  const DeviceBuffer<expr::Instr> device_code(*this, code.data(), static_cast<Index>(code.size()));
-  const DeviceBuffer<std::int32_t> device_outputs(*this, outputs.data(), static_cast<Index>(outputs.size()));
+  const bool inline_program = code.size() <= static_cast<std::size_t>(kInlineInstructions);
+  std::optional<DeviceBuffer<expr::Instr>> staged;
+  if (!inline_program) staged.emplace(*this, code.data(), static_cast<Index>(code.size()));
   dispatch_dtype(outs[0].dtype(), [&](auto zero) {
     using T = decltype(zero);
+    static_assert(sizeof(ProgramKernel<T>) <= 4096, "an elementwise kernel's arguments must fit CUDA's 4 KiB");
     ProgramKernel<T> kernel{};
-    kernel.code = device_code.data();
     kernel.size = static_cast<int>(code.size());
-    kernel.outputs = device_outputs.data();
+    kernel.inline_program = inline_program;
+    if (inline_program)
+      std::copy(code.begin(), code.end(), kernel.inline_code);
+    else
+      kernel.code = staged->data();
+    std::copy(outputs.begin(), outputs.end(), kernel.outputs);
     kernel.num_outputs = static_cast<int>(outputs.size());
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       if (!inputs[k].defined() || !program.reads(static_cast<int>(k))) continue;
