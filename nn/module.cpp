@@ -101,8 +101,9 @@ Device Module::device() const {
     const Tensor& t = *s.member->slot;
     if (!t.defined()) continue;
     if (!first) first.emplace(s.name, t.device());
-    check(t.device() == first->second, "module", "{}: '{}' is on {} but '{}' is on {}; move the module with to_()",
-          describe(), first->first, to_string(first->second), s.name, to_string(t.device()));
+    if (t.device() != first->second)  // not check(): its message would be formatted for every slot
+      fail("module", "{}: '{}' is on {} but '{}' is on {}; move the module with to_()", describe(), first->first,
+           to_string(first->second), s.name, to_string(t.device()));
   }
   return first ? first->second : kCPU;
 }
