@@ -145,12 +145,18 @@ Tensor reconstruction_loss(const TTTParams& p, const TTTOptions& o, const FastWe
 namespace {
 
 // Tokens of step t: all of them (full-batch GD), or chunk t of each head's permutation (SGD).
-std::pair<Tensor, Tensor> step_tokens(const TTTOptions& o, const Tensor& K, const Tensor& y4, const Tensor& perm, int t) {
+// y (B, N, D), y4 its (B, 1, N, D) view.
+std::pair<Tensor, Tensor> step_tokens(const TTTOptions& o, const Tensor& K, const Tensor& y, const Tensor& y4,
+                                      const Tensor& perm, int t) {
   if (!o.sgd) return {K, y4};
-  const std::int64_t B = K.size(0), H = K.size(1), N = K.size(2), m = N / o.steps;
-  Tensor chunk = unsqueeze(unsqueeze(slice(perm, 1, t * m, (t + 1) * m), 0), -1);  // (1, H, m, 1)
-  Tensor K_S = gather(K, 2, expand(chunk, {B, H, m, K.size(3)}));
-  Tensor y_S = gather(expand(y4, {B, H, N, y4.size(3)}), 2, expand(chunk, {B, H, m, y4.size(3)}));
+  const std::int64_t B = K.size(0), H = K.size(1), N = K.size(2), D = y.size(2), m = N / o.steps;
+  Tensor chunk = slice(perm, 1, t * m, (t + 1) * m);  // (H, m)
+  Tensor K_S = gather(K, 2, expand(unsqueeze(unsqueeze(chunk, 0), -1), {B, H, m, K.size(3)}));
+  // The targets of all heads in one pick from y itself, (B, N, D) -> (B, H m, D): its adjoint
+  // then scatters into y's shape, summing over the heads as it goes, rather than into a
+  // (B, H, N, D) buffer that is summed over the heads afterwards.
+  Tensor rows = expand(reshape(chunk, {1, H * m, 1}), {B, H * m, D});
+  Tensor y_S = reshape(gather(y, 1, rows), {B, H, m, D});
   return {K_S, y_S};
 }
 
@@ -197,7 +203,7 @@ TTTOutput ttt_forward(const TTTParams& p, const TTTOptions& o, const Tensor& y, 
         W.tensors.push_back(expand(unsqueeze(w0.detach(), 0), shape).requires_grad_());
     }
     for (int t = 0; t < o.steps; ++t) {
-      auto [K_S, y_S] = step_tokens(o, K, y4, f.permutation, t);
+      auto [K_S, y_S] = step_tokens(o, K, y, y4, f.permutation, t);
       Tensor loss = reconstruction_loss(p, o, W, K_S, y_S);  // eq. (1), (B, H)
       if (f.collect_inner_losses) out.inner_losses.push_back(loss.detach());
       // Eq. (2); with create_graph the outer loop differentiates through this step.
