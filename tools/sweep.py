@@ -65,11 +65,34 @@ def finished(records, run):
     return any(r["epoch"] >= run["epochs"] for r in records)
 
 
+def threads_used():
+    """The thread count mttt train runs with: MTTT_NUM_THREADS, else every core."""
+    value = os.environ.get("MTTT_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count()
+
+
 def archive(run):
-    """Keeps a finished run's metrics with the repository."""
+    """Keeps a finished run's metrics with the repository, and how it ran: matrix products split
+    their sums by thread count, so a row re-run with another count differs in its last digits,
+    and after a few hundred steps by a point of accuracy or so."""
     if run["archive"]:
         os.makedirs(os.path.dirname(run["archive"]), exist_ok=True)
         shutil.copyfile(os.path.join(run["out"], "metrics.jsonl"), run["archive"])
+        with open(run_info_path(run), "w") as f:
+            json.dump({"threads": threads_used(), "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, f)
+            f.write("\n")
+
+
+def run_info_path(run):
+    return run["archive"][: -len(".metrics.jsonl")] + ".run.json"
+
+
+def run_info(run):
+    path = run_info_path(run) if run["archive"] else None
+    if path and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return {}
 
 
 def eval_records(run):
@@ -161,7 +184,7 @@ def flops_and_params(run, mttt):
 def do_report(grid, args):
     rows = []
     header = ("| setting | layer | seed | test accuracy | parameters | FLOPs vs linear attention (forward / training) "
-              "| s per epoch | command |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+              "| s per epoch | threads | command |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
     for run in grid["runs"]:
         records = eval_records(run)
         done = finished(records, run)
@@ -169,10 +192,11 @@ def do_report(grid, args):
         seconds = [r.get("train_seconds", 0) for r in records if r.get("train_seconds")]
         accuracy = f"{100 * records[-1]['accuracy']:.2f}%" if done else (
             f"running: {100 * records[-1]['accuracy']:.2f}% after epoch {records[-1]['epoch']}" if records else "pending")
-        rows.append("| {} | {} | {} | {} | {} | {} | {} | `mttt train --config {}` |".format(
+        threads = run_info(run).get("threads", "-") if done else "-"
+        rows.append("| {} | {} | {} | {} | {} | {} | {} | {} | `mttt train --config {}` |".format(
             run["setting"], run["layer"], run["seed"], accuracy, f"{total:,}" if total else "-",
             f"{relative[0]:.2f}x / {relative[1]:.2f}x" if relative else "-",
-            f"{sum(seconds) / len(seconds):.0f}" if seconds else "-", run["config"]))
+            f"{sum(seconds) / len(seconds):.0f}" if seconds else "-", threads, run["config"]))
     table = header + "\n".join(rows) + "\n"
     write_table(args.table, table)
     print(table)

@@ -49,6 +49,7 @@ grep -q "mlp: resuming: .*--resume runs/mttt_mlp/checkpoint.safetensors" run.txt
 
 # Finished runs are archived: without their run folders they stay done and still report.
 [ -s results/la.metrics.jsonl ] && [ -s results/mlp.metrics.jsonl ]
+"$python" -c 'import json,sys; assert json.load(open(sys.argv[1]))["threads"] >= 1' results/la.run.json
 rm -rf runs
 "$python" "$root/tools/sweep.py" status --grid grid.json | tee archived.txt
 [ "$(grep -c ' done ' archived.txt)" -eq 2 ]
