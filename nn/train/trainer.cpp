@@ -175,10 +175,10 @@ void Trainer::run() {
   const std::int64_t end = config_.run.max_steps > 0 ? std::min(total_steps_, config_.run.max_steps) : total_steps_;
   data_.train->seek(step_);
   const auto counts = model_->count_parameters();
-  fmt::print("{}: {} parameters ({} trainable) on {}; {} training images, {} steps of {} per epoch, {} epochs\n",
+  fmt::print("{}: {} parameters ({} trainable) on {}, {} thread{}; {} training images, {} steps of {} per epoch, {} epochs\n",
              config_.model.name(), with_thousands(counts.total), with_thousands(counts.trainable),
-             to_string(model_->device()), data_.train->num_examples(), steps_per_epoch_, config_.run.batch_size,
-             config_.run.epochs);
+             to_string(model_->device()), num_threads(), num_threads() == 1 ? "" : "s", data_.train->num_examples(),
+             steps_per_epoch_, config_.run.batch_size, config_.run.epochs);
   std::fflush(stdout);
   ProgressLine progress("step", end, "img");
   auto epoch_start = std::chrono::steady_clock::now();

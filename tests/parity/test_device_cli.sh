@@ -18,8 +18,8 @@ cat > tiny.json <<'JSON'
  "optim": {"optimizer": "adam", "lr": 0.003, "weight_decay": 0},
  "run": {"seed": 0, "epochs": 1, "batch_size": 32, "eval_batch_size": 64, "log_every": 1, "out": "run"}}
 JSON
-"$mttt" train --config tiny.json --device thrust-host > train.txt
-grep -q "on thrust-host" train.txt || { echo "the run does not say its device:"; cat train.txt; exit 1; }
+"$mttt" train --config tiny.json --device thrust-host --threads 1 > train.txt
+grep -q "on thrust-host, 1 thread;" train.txt || { echo "the run does not say its device and threads:"; cat train.txt; exit 1; }
 "$mttt" eval --checkpoint run/checkpoint.safetensors --device thrust-host > eval_device.txt
 "$mttt" eval --checkpoint run/checkpoint.safetensors --device cpu > eval_cpu.txt
 # The same accuracy on both devices (the loss may differ in its last digits).

@@ -11,6 +11,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"mttt: a deep-learning engine with higher-order autodiff, and Learning to (Learn at Test Time) on it"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand: `mttt train ... --threads 2`
   mttt::ttt::register_ttt_mixers();  // configs may name mttt_linear and mttt_mlp layers
   int threads = 0;
   app.add_option("--threads", threads, "worker threads (default: MTTT_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
