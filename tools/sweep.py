@@ -270,6 +270,18 @@ def draw_figures(grid, folder):
         plt.close(fig)
 
 
+def reexec_with_matplotlib():
+    """The figures need matplotlib: Debian's python3-matplotlib serves /usr/bin/python3, which a
+    python3 earlier on PATH (a virtual environment, pyenv) may not see."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        system = "/usr/bin/python3"
+        if os.path.exists(system) and os.path.realpath(sys.executable) != os.path.realpath(system):
+            os.execv(system, [system] + sys.argv)
+        sys.exit("sweep report: matplotlib is missing (apt-get install python3-matplotlib)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["run", "status", "report"])
@@ -280,6 +292,8 @@ def main():
                         help="document whose marked block receives the table (or a new file with the table alone)")
     parser.add_argument("--figures", default=os.path.join("docs", "figures"))
     args = parser.parse_args()
+    if args.action == "report":
+        reexec_with_matplotlib()
     grid = load_grid(args.grid)
     {"run": do_run, "status": do_status, "report": do_report}[args.action](grid, args)
 
