@@ -41,7 +41,7 @@ void record_stream(const Tensor& t, Stream stream) {
   check(t.defined(), "record_stream", "undefined tensor");
   check(t.device() == stream.device, "record_stream", "the tensor is on {} but the stream on {}", to_string(t.device()),
         to_string(stream.device));
-  backend_of(t).record_stream(t.storage()->data(), t.storage()->bytes(), stream.id);
+  backend_of(t).record_stream(t.storage()->data(), stream.id);
 }
 
 StreamGuard::StreamGuard(Stream stream) : previous_(current_stream(stream.device)) { set_current(stream); }

@@ -35,9 +35,7 @@ class Backend {
   // default stream 0: its create_stream() returns it, and there is nothing to wait for.
   virtual StreamId create_stream() { return 0; }
   virtual void synchronize(StreamId) {}
-  virtual void record_stream(void* pointer, std::size_t bytes, StreamId stream) {
-    (void)pointer, (void)bytes, (void)stream;
-  }
+  virtual void record_stream(void* /*pointer*/, StreamId /*stream*/) {}
 
   // --- data movement -------------------------------------------------------------------
   // dst has src's shape; both may be strided; dtypes may differ (converted).

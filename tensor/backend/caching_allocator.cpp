@@ -60,7 +60,7 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   return pointer;
 }
 
-void CachingAllocator::record_stream(void* pointer, std::size_t, StreamId stream) {
+void CachingAllocator::record_stream(void* pointer, StreamId stream) {
   if (!pointer) return;
   std::lock_guard lock(mutex_);
   StreamUse& use = stream_use_[pointer];  // a block of stream 0 gets its entry here

@@ -65,7 +65,7 @@ class CachingAllocator {
   void* allocate(std::size_t bytes, StreamId stream = 0);
   void deallocate(void* pointer, std::size_t bytes);
   // Work queued on `stream` uses the block at `pointer` (allocated on another stream).
-  void record_stream(void* pointer, std::size_t bytes, StreamId stream);
+  void record_stream(void* pointer, StreamId stream);
   MemoryStats stats() const;
   void reset_peak();
   // Gives every cached block back to the raw allocator (blocks still awaiting streams stay).

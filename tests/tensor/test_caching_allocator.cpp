@@ -139,9 +139,9 @@ TEST_CASE("caching allocator: a block used on another stream waits for that stre
   CachingAllocator a(std::make_unique<FakeRaw>(&live), std::size_t{1} << 30, &events);
   const std::size_t size = CachingAllocator::round_size(300);
   void* p = a.allocate(300, 0);
-  a.record_stream(p, 300, 7);  // e.g. a copy queued on stream 7 reads it
-  a.record_stream(p, 300, 7);  // recorded once
-  a.record_stream(p, 300, 0);  // its own stream: nothing to wait for
+  a.record_stream(p, 7);  // e.g. a copy queued on stream 7 reads it
+  a.record_stream(p, 7);  // recorded once
+  a.record_stream(p, 0);  // its own stream: nothing to wait for
   events.queue_work(7);
   a.deallocate(p, 300);
   CHECK(events.live_events() == 1);
@@ -166,7 +166,7 @@ TEST_CASE("caching allocator: without events (synchronous devices) recorded stre
   std::size_t live = 0;
   CachingAllocator a(std::make_unique<FakeRaw>(&live));
   void* p = a.allocate(300, 3);
-  a.record_stream(p, 300, 4);
+  a.record_stream(p, 4);
   a.deallocate(p, 300);
   CHECK(a.stats().bytes_awaiting_streams == 0);
   CHECK(a.allocate(300, 3) == p);

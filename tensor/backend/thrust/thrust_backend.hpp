@@ -44,9 +44,7 @@ class ThrustBackend final : public Backend {
 
   StreamId create_stream() override { return streams_->create(); }
   void synchronize(StreamId stream) override { streams_->synchronize(stream); }
-  void record_stream(void* pointer, std::size_t bytes, StreamId stream) override {
-    allocator_.record_stream(pointer, bytes, stream);
-  }
+  void record_stream(void* pointer, StreamId stream) override { allocator_.record_stream(pointer, stream); }
 
   void* allocate(std::size_t bytes) override { return allocator_.allocate(bytes, current_stream(device_).id); }
   void deallocate(void* pointer, std::size_t bytes) override { allocator_.deallocate(pointer, bytes); }

@@ -384,7 +384,8 @@ void ThrustBackend::elementwise_by_instruction(const expr::Program& program, std
         if (operand >= 0) last_use[static_cast<std::size_t>(operand)] = k;
   for (std::int32_t output : program.outputs()) last_use[static_cast<std::size_t>(output)] = code.size();
   std::vector<Tensor> reg(code.size());  // inputs and computed registers; constants stay undefined
-  // One op (or a copy, `op` < 0) of registers, constants inlined, into `out`.
+  // One instruction on registers (a copy of one register when `instr` is null), constants
+  // inlined, into `out`.
   auto run_one = [&](const expr::Instr* instr, std::span<const std::int32_t> operands, const Tensor& out) {
     std::vector<expr::Instr> mini;
     std::vector<Tensor> mini_inputs;
