@@ -71,15 +71,15 @@ def threads_used():
     return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count()
 
 
-def archive(run):
-    """Keeps a finished run's metrics with the repository, and how it ran: matrix products split
-    their sums by thread count, so a row re-run with another count differs in its last digits,
-    and after a few hundred steps by a point of accuracy or so."""
+def archive(run, threads):
+    """Keeps a finished run's metrics with the repository, and how it ran (threads: None when not
+    known): matrix products split their sums by thread count, so a row re-run with another count
+    differs in its last digits, and after a few hundred steps by up to two points of accuracy."""
     if run["archive"]:
         os.makedirs(os.path.dirname(run["archive"]), exist_ok=True)
         shutil.copyfile(os.path.join(run["out"], "metrics.jsonl"), run["archive"])
         with open(run_info_path(run), "w") as f:
-            json.dump({"threads": threads_used(), "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, f)
+            json.dump({"threads": threads, "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, f)
             f.write("\n")
 
 
@@ -142,7 +142,7 @@ def do_run(grid, args):
         s = state(run)
         if s == "done":
             if run["archive"] and not os.path.exists(run["archive"]):
-                archive(run)
+                archive(run, None)  # finished before this sweep: its thread count is not known
             print(f"[{i}/{len(todo)}] {run['name']}: done, skipped", flush=True)
             continue
         resume = s.startswith("resumable")
@@ -152,7 +152,7 @@ def do_run(grid, args):
         result = subprocess.run(cmd, env=env)
         if result.returncode != 0:
             sys.exit(f"{run['name']}: mttt train exited with {result.returncode}; run the sweep again to resume")
-        archive(run)
+        archive(run, threads_used())
         print(f"[{i}/{len(todo)}] {run['name']}: finished in {(time.time() - start) / 60:.1f} min", flush=True)
 
 
@@ -192,7 +192,7 @@ def do_report(grid, args):
         seconds = [r.get("train_seconds", 0) for r in records if r.get("train_seconds")]
         accuracy = f"{100 * records[-1]['accuracy']:.2f}%" if done else (
             f"running: {100 * records[-1]['accuracy']:.2f}% after epoch {records[-1]['epoch']}" if records else "pending")
-        threads = run_info(run).get("threads", "-") if done else "-"
+        threads = (run_info(run).get("threads") or "-") if done else "-"
         rows.append("| {} | {} | {} | {} | {} | {} | {} | {} | `mttt train --config {}` |".format(
             run["setting"], run["layer"], run["seed"], accuracy, f"{total:,}" if total else "-",
             f"{relative[0]:.2f}x / {relative[1]:.2f}x" if relative else "-",
