@@ -62,6 +62,10 @@ class Backend {
   // Normalises over the last axis: (x - mean) / sqrt(var + eps) * scale + bias (scale and
   // bias may be undefined); out contiguous.
   virtual void layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out) = 0;
+  // The input gradient of layer_norm without scale and bias, given gy, the output's gradient
+  // times the scale (x and gy of one shape): with r = (var + eps)^(-1/2) and x-hat = (x - mean) r
+  // over the last axis, out = r (gy - mean(gy) - x-hat mean(gy x-hat)); out contiguous.
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out) = 0;
   virtual void uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) = 0;
   virtual void normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) = 0;
   virtual void arange(double start, double step, const Tensor& out) = 0;

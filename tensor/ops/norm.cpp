@@ -29,23 +29,56 @@ Tensor layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, doub
   backend_of(x).layer_norm(x, scale, bias, eps, out);
   // x-hat = (x - mu) r, r = (var + eps)^(-1/2), y = x-hat * scale + bias. With gy = g * scale:
   //   x-bar = r (gy - mean(gy) - x-hat mean(gy x-hat)),  scale-bar = sum g x-hat,  bias-bar = sum g.
-  // The statistics are recomputed from x with differentiable ops, so the rule has a
-  // derivative of its own.
+  // x-bar is one pass (layer_norm_backward), itself differentiable, so the rule has derivatives
+  // of every order.
   return record("layer_norm", out, {x, scale, bias}, [x, scale, eps](const Tensor& g, NeedsGrad needs) {
-    Tensor mu = mean(x, {-1}, true);
-    Tensor centred = x - mu;
-    Tensor r = rsqrt(mean(square(centred), {-1}, true) + eps);
-    Tensor xhat = centred * r;
     Grads grads(3);
-    if (needs[0]) {
-      Tensor gy = scale.defined() ? g * scale : g;
-      Tensor m1 = mean(gy, {-1}, true);
-      Tensor m2 = mean(gy * xhat, {-1}, true);
-      grads[0] = fuse([](Expr r_, Expr gy_, Expr m1_, Expr xh, Expr m2_) { return r_ * (gy_ - m1_ - xh * m2_); }, r, gy,
-                      m1, xhat, m2);
+    if (needs[0]) grads[0] = layer_norm_backward(x, scale.defined() ? g * scale : g, eps);
+    if (needs[1]) {
+      Tensor centred = x - mean(x, {-1}, true);
+      Tensor xhat = centred * rsqrt(mean(square(centred), {-1}, true) + eps);
+      grads[1] = sum_to(g * xhat, scale.shape());
     }
-    if (needs[1]) grads[1] = sum_to(g * xhat, scale.shape());
     if (needs[2]) grads[2] = sum_to(g, {x.size(-1)});
+    return grads;
+  });
+}
+
+Tensor layer_norm_backward(const Tensor& x, const Tensor& gy, double eps) {
+  MTTT_OP_SCOPE("layer_norm_backward");
+  if (!is_floating(x.dtype()))
+    fail("layer_norm_backward", "needs a floating-point input, got {}", to_string(x.dtype()));
+  check(x.rank() >= 1, "layer_norm_backward", "needs at least one axis, got a scalar");
+  if (gy.shape() != x.shape())
+    fail("layer_norm_backward", "x has shape {} but gy has shape {}, expected the same", to_string(x.shape()),
+         to_string(gy.shape()));
+  if (gy.dtype() != x.dtype())
+    fail("layer_norm_backward", "x is {} but gy is {}", to_string(x.dtype()), to_string(gy.dtype()));
+  if (gy.device() != x.device())
+    fail("layer_norm_backward", "x is on {} but gy is on {}", to_string(x.device()), to_string(gy.device()));
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_of(x).layer_norm_backward(x, gy, eps, out);
+  // out = r (gy - m1 - x-hat m2), m1 = mean(gy), m2 = mean(gy x-hat), linear in gy. For a
+  // cotangent u:
+  //   gy-bar = layer_norm_backward(x, u): the map gy -> out is self-adjoint;
+  //   x-bar = layer_norm_backward(x, c) - r^2 a x-hat, with c = -r (m2 u + mean(u x-hat) gy), the
+  //   cotangent reaching x-hat, and a = mean(u gy) - m1 mean(u) - m2 mean(u x-hat), that reaching
+  //   r (dr/dx = -r^2 x-hat / D).
+  return record("layer_norm_backward", out, {x, gy}, [x, gy, eps](const Tensor& u, NeedsGrad needs) {
+    Grads grads(2);
+    if (needs[1]) grads[1] = layer_norm_backward(x, u, eps);
+    if (needs[0]) {
+      Tensor centred = x - mean(x, {-1}, true);
+      Tensor r = rsqrt(mean(square(centred), {-1}, true) + eps);
+      Tensor xhat = centred * r;
+      Tensor m1 = mean(gy, {-1}, true), m2 = mean(gy * xhat, {-1}, true);
+      Tensor u_xhat = mean(u * xhat, {-1}, true);
+      Tensor a = mean(u * gy, {-1}, true) - m1 * mean(u, {-1}, true) - m2 * u_xhat;
+      Tensor c = fuse([](Expr r_, Expr m2_, Expr u_, Expr ux, Expr gy_) { return -r_ * (m2_ * u_ + ux * gy_); }, r, m2,
+                      u, u_xhat, gy);
+      grads[0] = fuse([](Expr back, Expr r_, Expr a_, Expr xh) { return back - r_ * r_ * a_ * xh; },
+                      layer_norm_backward(x, c, eps), r, a, xhat);
+    }
     return grads;
   });
 }

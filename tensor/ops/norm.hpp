@@ -9,4 +9,9 @@ namespace mttt {
 
 Tensor layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps = 1e-6);
 
+// layer_norm's input gradient as one pass, given gy (the output's gradient times the scale, x's
+// shape): r (gy - mean(gy) - x-hat mean(gy x-hat)) over the last axis, r = (var + eps)^(-1/2),
+// x-hat = (x - mean) r. Differentiable in x and gy, to any order.
+Tensor layer_norm_backward(const Tensor& x, const Tensor& gy, double eps = 1e-6);
+
 }  // namespace mttt

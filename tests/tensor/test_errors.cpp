@@ -126,6 +126,13 @@ TEST_CASE("softmax and layer_norm: axes, dtypes, parameter shapes") {
                       Contains("[layer_norm]") && Contains("scale is on"));
   REQUIRE_THROWS_WITH(layer_norm(z64({2, 3}), Tensor(), zeros({3}, {DType::float64, kOtherCPU})),
                       Contains("[layer_norm]") && Contains("bias is on"));
+  REQUIRE_THROWS_WITH(layer_norm_backward(z64({2, 3}), z64({2, 4})),
+                      "[layer_norm_backward] x has shape (2, 3) but gy has shape (2, 4), expected the same");
+  REQUIRE_THROWS_WITH(layer_norm_backward(z64({2, 3}), z32({2, 3})),
+                      Contains("[layer_norm_backward]") && Contains("float64") && Contains("float32"));
+  REQUIRE_THROWS_WITH(layer_norm_backward(zi({2, 3}), zi({2, 3})), Contains("[layer_norm_backward]") && Contains("int64"));
+  REQUIRE_THROWS_WITH(layer_norm_backward(z64({2, 3}), zeros({2, 3}, {DType::float64, kOtherCPU})),
+                      Contains("[layer_norm_backward]") && Contains("gy is on"));
 }
 
 TEST_CASE("index ops: shapes, dtypes and indices out of range") {

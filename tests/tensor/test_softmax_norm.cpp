@@ -159,3 +159,41 @@ TEST_CASE("layer_norm: the gradient of the normalised output is orthogonal to on
   Tensor xhat = layer_norm(x.detach(), Tensor(), Tensor(), 1e-6);
   check_values(gs[0], sum(seed * xhat, {0}).to_vector<double>(), 1e-12);
 }
+
+TEST_CASE("layer_norm_backward: the input gradient of layer_norm built from elementary ops") {
+  // The one-pass kernel against the gradient the engine takes of layer norm written out in
+  // differentiable ops (mean, subtraction, rsqrt), for a seed g; strided x and gy, float32.
+  auto composed = [](const Tensor& x, double eps) {
+    Tensor c = x - mean(x, {-1}, true);
+    return c * rsqrt(mean(square(c), {-1}, true) + eps);
+  };
+  for (double eps : {1e-6, 1e-2}) {
+    INFO("eps " << eps);
+    Tensor x = rnd({3, 2, 7}, -2, 2, 550).requires_grad_();
+    Tensor g = rnd({3, 2, 7}, -1, 1, 551);
+    Tensor expected = grad({composed(x, eps)}, {x}, {g})[0];
+    check_same(layer_norm_backward(x.detach(), g, eps), expected, 1e-12);
+  }
+  Tensor xt = transpose(rnd({6, 4}, -2, 2, 552)).requires_grad_();
+  Tensor gt = transpose(rnd({6, 4}, -1, 1, 553));
+  check_same(layer_norm_backward(xt.detach(), gt), grad({composed(xt, 1e-6)}, {xt}, {gt})[0], 1e-12);
+  // A broadcast gradient (a stride-0 view), and a large input on the parallel path.
+  Tensor gb = expand(rnd({1, 6}, -1, 1, 554), {4, 6});
+  check_same(layer_norm_backward(xt.detach(), gb), grad({composed(xt, 1e-6)}, {xt}, {gb})[0], 1e-12);
+  Tensor big = rnd({300, 130}, -5, 5, 555).requires_grad_();
+  Tensor gbig = rnd({300, 130}, -1, 1, 556);
+  check_same(layer_norm_backward(big.detach(), gbig), grad({composed(big, 1e-6)}, {big}, {gbig})[0], 1e-11);
+  Tensor x32 = cast(xt.detach(), DType::float32);
+  Tensor b32 = layer_norm_backward(x32, cast(gt, DType::float32));
+  CHECK(b32.dtype() == DType::float32);
+  check_same(cast(b32, DType::float64), layer_norm_backward(xt.detach(), gt), 2e-5);
+}
+
+TEST_CASE("layer_norm_backward: gradcheck orders 1-3 in x and gy, strided, broadcast") {
+  Tensor x = rnd({3, 5}, -2, 2, 560), gy = rnd({3, 5}, -1, 1, 561);
+  gradcheck123([](V v) { return layer_norm_backward(v[0], v[1], 1e-3); }, {x, gy});
+  gradcheck12([](V v) { return layer_norm_backward(transpose(v[0]), transpose(v[1]), 1e-3); },
+              {rnd({5, 3}, -2, 2, 562), rnd({5, 3}, -1, 1, 563)});
+  gradcheck12([](V v) { return layer_norm_backward(v[0], expand(v[1], {2, 3, 4}), 1e-3); },
+              {rnd({2, 3, 4}, -2, 2, 564), rnd({3, 1}, -1, 1, 565)});
+}

@@ -28,6 +28,8 @@ class CpuBackend final : public Backend {
   void softmax(const Tensor& x, int axis, bool log, const Tensor& out) override; // softmax.cpp
   void layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps,
                   const Tensor& out) override;                                   // layer_norm.cpp
+  void layer_norm_backward(const Tensor& x, const Tensor& gy, double eps,
+                           const Tensor& out) override;                          // layer_norm.cpp
   void uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) override;  // random.cpp
   void normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) override; // random.cpp
   void arange(double start, double step, const Tensor& out) override;                           // random.cpp

@@ -1,5 +1,6 @@
 // Layer normalisation over the last axis, one row at a time: mean and biased variance in two
-// passes over the row (no cancellation), then the normalised, scaled and shifted output.
+// passes over the row (no cancellation), then the normalised, scaled and shifted output; and its
+// backward, x-bar = r (gy - mean(gy) - x-hat mean(gy x-hat)), in one pass over each row.
 #include <cmath>
 
 #include <Eigen/Core>
@@ -12,17 +13,18 @@ namespace mttt {
 
 namespace {
 
+Tensor dense(CpuBackend& backend, const Tensor& t) {
+  if (!t.defined() || t.is_contiguous()) return t;
+  Tensor c = Tensor::empty(t.shape(), t.dtype(), t.device());
+  backend.copy(t, c);
+  return c;
+}
+
 template <class T>
 void run(CpuBackend& backend, const Tensor& x_in, const Tensor& scale_in, const Tensor& bias_in, double eps,
          const Tensor& out) {
   using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
-  auto dense = [&](const Tensor& t) {
-    if (!t.defined() || t.is_contiguous()) return t;
-    Tensor c = Tensor::empty(t.shape(), t.dtype(), t.device());
-    backend.copy(t, c);
-    return c;
-  };
-  Tensor x = dense(x_in), scale = dense(scale_in), bias = dense(bias_in);
+  Tensor x = dense(backend, x_in), scale = dense(backend, scale_in), bias = dense(backend, bias_in);
   const std::int64_t d = x.size(-1);
   const std::int64_t rows = d ? x.numel() / d : 0;
   const T* xd = x.data<T>();
@@ -42,7 +44,36 @@ void run(CpuBackend& backend, const Tensor& x_in, const Tensor& scale_in, const 
   }
 }
 
+template <class T>
+void run_backward(CpuBackend& backend, const Tensor& x_in, const Tensor& gy_in, double eps, const Tensor& out) {
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+  Tensor x = dense(backend, x_in), gy = dense(backend, gy_in);
+  const std::int64_t d = x.size(-1);
+  const std::int64_t rows = d ? x.numel() / d : 0;
+  const T* xd = x.data<T>();
+  const T* gd = gy.data<T>();
+  T* od = out.data<T>();
+#pragma omp parallel for if (x.numel() >= kParallelThreshold) schedule(static)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    Eigen::Map<const Array> v(xd + r * d, d), g(gd + r * d, d);
+    Eigen::Map<Array> o(od + r * d, d);
+    const T mu = v.mean();
+    const T var = (v - mu).square().mean();
+    const T rstd = T(1) / std::sqrt(var + T(eps));
+    // x-hat is written into the output first and then overwritten in place: no row buffer.
+    o = (v - mu) * rstd;
+    const T m1 = g.mean();
+    const T m2 = (g * o).mean();
+    o = rstd * (g - m1 - o * m2);
+  }
+}
+
 }  // namespace
+
+void CpuBackend::layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out) {
+  dispatch_floating(x.dtype(), "layer_norm_backward",
+                    [&](auto zero) { run_backward<decltype(zero)>(*this, x, gy, eps, out); });
+}
 
 void CpuBackend::layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out) {
   dispatch_floating(x.dtype(), "layer_norm", [&](auto zero) { run<decltype(zero)>(*this, x, scale, bias, eps, out); });

@@ -61,6 +61,7 @@ class ThrustBackend final : public Backend {
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override { gemm_(a, b, out); }
   void softmax(const Tensor& x, int axis, bool log, const Tensor& out) override;
   void layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out) override;
+  void layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out) override;
   void uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) override;
   void normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) override;
   void arange(double start, double step, const Tensor& out) override;

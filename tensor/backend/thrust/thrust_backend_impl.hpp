@@ -209,6 +209,41 @@ template <class T> struct LayerNormKernel {
   }
 };
 
+// layer_norm's input gradient without scale and bias: out = r (gy - mean(gy) - x-hat mean(gy x-hat)).
+template <class T> struct LayerNormBackwardKernel {
+  const T* x;
+  const T* gy;
+  T* out;
+  Layout x_rows, gy_rows;
+  Index length, x_stride, gy_stride;
+  T eps;
+
+  MTTT_HD void operator()(Index row) const {
+    const T* in = x + x_rows.offset(row);
+    const T* g = gy + gy_rows.offset(row);
+    T* o = out + row * length;
+    T mean(0);
+    for (Index j = 0; j < length; ++j) mean += in[j * x_stride];
+    mean /= T(length);
+    T var(0);
+    for (Index j = 0; j < length; ++j) {
+      const T c = in[j * x_stride] - mean;
+      var += c * c;
+    }
+    var /= T(length);
+    const T r = T(1) / std::sqrt(var + eps);
+    T m1(0), m2(0);
+    for (Index j = 0; j < length; ++j) {
+      const T gj = g[j * gy_stride];
+      m1 += gj;
+      m2 += gj * (in[j * x_stride] - mean) * r;
+    }
+    m1 /= T(length);
+    m2 /= T(length);
+    for (Index j = 0; j < length; ++j) o[j] = r * (g[j * gy_stride] - m1 - (in[j * x_stride] - mean) * r * m2);
+  }
+};
+
 // ---- random numbers and ranges --------------------------------------------------------------
 template <class T> struct RandomKernel {
   T* out;
@@ -507,6 +542,18 @@ void ThrustBackend::layer_norm(const Tensor& x, const Tensor& scale, const Tenso
                               scale.defined() ? scale.strides()[0] : 0,
                               bias.defined() ? bias.strides()[0] : 0,
                               static_cast<T>(eps)};
+    parallel_for(numel(x.shape()) / std::max<Index>(sx.axis_size, 1), kernel);
+  });
+}
+
+void ThrustBackend::layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out) {
+  const int last = x.rank() - 1;
+  const AxisSplit sx = split_axis(x.shape(), x.strides(), last), sg = split_axis(gy.shape(), gy.strides(), last);
+  dispatch_floating(x.dtype(), "layer_norm_backward", [&](auto zero) {
+    using T = decltype(zero);
+    LayerNormBackwardKernel<T> kernel{typed<T>(x),     typed<T>(gy),   typed<T>(out),   sx.rest,
+                                      sg.rest,         sx.axis_size,   sx.axis_stride,  sg.axis_stride,
+                                      static_cast<T>(eps)};
     parallel_for(numel(x.shape()) / std::max<Index>(sx.axis_size, 1), kernel);
   });
 }
