@@ -61,23 +61,33 @@ Tensor layer_norm_backward(const Tensor& x, const Tensor& gy, double eps) {
   // out = r (gy - m1 - x-hat m2), m1 = mean(gy), m2 = mean(gy x-hat), linear in gy. For a
   // cotangent u:
   //   gy-bar = layer_norm_backward(x, u): the map gy -> out is self-adjoint;
-  //   x-bar = layer_norm_backward(x, c) - r^2 a x-hat, with c = -r (m2 u + mean(u x-hat) gy), the
-  //   cotangent reaching x-hat, and a = mean(u gy) - m1 mean(u) - m2 mean(u x-hat), that reaching
-  //   r (dr/dx = -r^2 x-hat / D).
+  //   x-bar = r (c - mean(c) - x-hat mean(c x-hat)) - r^2 a x-hat, the first term c's way back
+  //   through x-hat, with c = -r (m2 u + mean(u x-hat) gy) the cotangent reaching x-hat, and
+  //   a = mean(u gy) - m1 mean(u) - m2 mean(u x-hat) that reaching r (dr/dx = -r^2 x-hat / D).
+  // c's two means follow from the row statistics, so x-bar is one pass after them.
   return record("layer_norm_backward", out, {x, gy}, [x, gy, eps](const Tensor& u, NeedsGrad needs) {
     Grads grads(2);
     if (needs[1]) grads[1] = layer_norm_backward(x, u, eps);
     if (needs[0]) {
-      Tensor centred = x - mean(x, {-1}, true);
-      Tensor r = rsqrt(mean(square(centred), {-1}, true) + eps);
-      Tensor xhat = centred * r;
-      Tensor m1 = mean(gy, {-1}, true), m2 = mean(gy * xhat, {-1}, true);
-      Tensor u_xhat = mean(u * xhat, {-1}, true);
-      Tensor a = mean(u * gy, {-1}, true) - m1 * mean(u, {-1}, true) - m2 * u_xhat;
-      Tensor c = fuse([](Expr r_, Expr m2_, Expr u_, Expr ux, Expr gy_) { return -r_ * (m2_ * u_ + ux * gy_); }, r, m2,
-                      u, u_xhat, gy);
-      grads[0] = fuse([](Expr back, Expr r_, Expr a_, Expr xh) { return back - r_ * r_ * a_ * xh; },
-                      layer_norm_backward(x, c, eps), r, a, xhat);
+      auto row_mean = [](const Tensor& t) { return mean(t, {-1}, true); };
+      Tensor mu = row_mean(x);
+      Tensor r = rsqrt(row_mean(fuse([](Expr x_, Expr mu_) { return square(x_ - mu_); }, x, mu)) + eps);
+      auto mean_times_xhat = [&](const Tensor& t) {
+        return row_mean(fuse([](Expr t_, Expr x_, Expr mu_, Expr r_) { return t_ * (x_ - mu_) * r_; }, t, x, mu, r));
+      };
+      Tensor m1 = row_mean(gy), m2 = mean_times_xhat(gy), u_xhat = mean_times_xhat(u), u_mean = row_mean(u);
+      Tensor a = row_mean(u * gy) - m1 * u_mean - m2 * u_xhat;
+      grads[0] = fuse_all(
+          [](const std::vector<Expr>& v) {
+            const Expr &x_ = v[0], &mu_ = v[1], &r_ = v[2], &u_ = v[3], &gy_ = v[4], &m1_ = v[5], &m2_ = v[6],
+                       &ux = v[7], &um = v[8], &a_ = v[9];
+            Expr xhat = (x_ - mu_) * r_;
+            Expr c = -r_ * (m2_ * u_ + ux * gy_);
+            Expr c_mean = -r_ * (m2_ * um + ux * m1_);
+            Expr c_xhat_mean = -2.0 * r_ * m2_ * ux;
+            return r_ * (c - c_mean - xhat * c_xhat_mean) - r_ * r_ * a_ * xhat;
+          },
+          {x, mu, r, u, gy, m1, m2, u_xhat, u_mean, a});
     }
     return grads;
   });
