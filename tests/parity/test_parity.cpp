@@ -141,6 +141,10 @@ TEST_CASE("parity: indexing") {
   check_op([](V v) { return one_hot(v[0], 5, DType::float64); }, {rows}, 0);
   CHECK_THROWS_WITH(index_select(on(x), 0, on(from_vector(std::vector<std::int64_t>{7}, Shape{1}))),
                     Catch::Contains("index 7 is out of range"));
+  // The check reduces on the device, through the index's layout: a broadcast index, a negative value.
+  Tensor negative = expand(from_vector(std::vector<std::int64_t>{0, -1}, Shape{1, 2, 1}), {5, 2, 3});
+  CHECK_THROWS_WITH(gather(on(x), 1, on(negative)), Catch::Contains("[gather] index -1 is out of range for an axis of size 4"));
+  CHECK_THROWS_WITH(gather(on(x), 1, on(index) + 2), Catch::Contains("index 5 is out of range for an axis of size 4"));
 }
 
 TEST_CASE("parity: gradients of first and second order on thrust-host") {

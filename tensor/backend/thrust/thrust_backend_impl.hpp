@@ -9,6 +9,7 @@
 #include <thrust/execution_policy.h>
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/transform_reduce.h>
 
 #include <algorithm>
 #include <cmath>
@@ -42,6 +43,19 @@ template <class F> void parallel_for(Index n, F f) {
   thrust::for_each_n(thrust::cuda::par.on(stream), thrust::counting_iterator<Index>(0), n, f);
 #else
   thrust::for_each_n(thrust::device, thrust::counting_iterator<Index>(0), n, f);
+#endif
+}
+
+// The reduction of f(0), ..., f(n - 1) with `combine`, from `init`, on the current stream.
+template <class T, class F, class Combine> T parallel_reduce(Index n, F f, T init, Combine combine) {
+  if (n <= 0) return init;
+#if defined(__CUDACC__)
+  const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
+  return thrust::transform_reduce(thrust::cuda::par.on(stream), thrust::counting_iterator<Index>(0),
+                                  thrust::counting_iterator<Index>(n), f, init, combine);
+#else
+  return thrust::transform_reduce(thrust::device, thrust::counting_iterator<Index>(0),
+                                  thrust::counting_iterator<Index>(n), f, init, combine);
 #endif
 }
 
@@ -331,14 +345,36 @@ template <class T> struct ScatterAddKernel {  // out[i..., index[i..., j, k...],
   }
 };
 
-// Index values checked on the host before a kernel runs (a kernel cannot throw). Messages are
-// built without fmt, whose compile-time format checks nvcc cannot evaluate.
+// Index values checked before a kernel runs (a kernel cannot throw): the lowest and highest value
+// are reduced on the device, so two numbers cross to the host, not the index (a broadcast index
+// would have crossed at its full, expanded size). Messages are built without fmt, whose
+// compile-time format checks nvcc cannot evaluate.
+struct IndexRange {
+  Index low, high;
+};
+struct IndexValue {
+  const Index* data;
+  Layout layout;
+  MTTT_HD IndexRange operator()(Index i) const {
+    const Index v = data[layout.offset(i)];
+    return {v, v};
+  }
+};
+struct WidenRange {
+  MTTT_HD IndexRange operator()(IndexRange a, IndexRange b) const {
+    return {a.low < b.low ? a.low : b.low, a.high > b.high ? a.high : b.high};
+  }
+};
+
 inline void check_indices(const Tensor& index, Index size, const char* op) {
-  std::vector<Index> values(static_cast<std::size_t>(index.numel()));
-  backend_of(index).copy_to_host(index, values.data());
-  for (Index v : values)
-    if (v < 0 || v >= size)
-      throw_error(op, "index " + std::to_string(v) + " is out of range for an axis of size " + std::to_string(size));
+  const Index n = index.numel();
+  if (n == 0) return;
+  const IndexRange range = parallel_reduce(n, IndexValue{typed<Index>(index), layout_of(index)},
+                                           IndexRange{std::numeric_limits<Index>::max(), std::numeric_limits<Index>::min()},
+                                           WidenRange{});
+  if (range.low >= 0 && range.high < size) return;
+  const Index bad = range.low < 0 ? range.low : range.high;
+  throw_error(op, "index " + std::to_string(bad) + " is out of range for an axis of size " + std::to_string(size));
 }
 
 }  // namespace thrust_backend
