@@ -169,6 +169,16 @@ TEST_CASE("argmax and argmin: values, axes, keepdim, ties pick the first, int64 
   Vec mx = ref_max(bv, {11, 37}, {1});
   auto got = argmax(big, 1).to_vector<std::int64_t>();
   for (std::int64_t r = 0; r < 11; ++r) CHECK(bv[r * 37 + got[r]] == mx[r]);
+  // Over a long leading axis with few columns, the rows are reduced in spans that combine
+  // afterwards: ties across spans still pick the first.
+  Vec tall(20000 * 3, 0.0);
+  for (std::int64_t c = 0; c < 3; ++c) tall[7000 * 3 + c] = tall[15000 * 3 + c] = 1.0;
+  tall[19999 * 3 + 2] = -1.0;
+  Tensor t = f64(tall, {20000, 3});
+  CHECK(argmax(t, 0).to_vector<std::int64_t>() == std::vector<std::int64_t>{7000, 7000, 7000});
+  CHECK(argmin(t, 0).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 0, 19999});
+  CHECK(max(t, {0}).to_vector<double>() == Vec{1, 1, 1});
+  CHECK(sum(t, {0}).to_vector<double>() == Vec{2, 2, 1});
 }
 
 TEST_CASE("reductions: gradcheck orders 1 and 2, keepdim, negative axes and strided inputs") {

@@ -31,10 +31,12 @@ TEST_CASE("reductions are bit-identical for any thread count") {
     INFO("dtype " << to_string(dtype));
     Tensor x = cast(rnd({300, 200}, -1, 1, 1), dtype);
     Tensor x3 = cast(rnd({40, 50, 30}, -1, 1, 2), dtype);
+    Tensor bias_grad = cast(rnd({8, 3, 196, 64}, -1, 1, 3), dtype);  // (B, H, N, d): few columns, many rows
     check_thread_independent([&] {
       return std::vector<Tensor>{sum(x),          sum(x, {0}),       sum(x, {1}),       mean(transpose(x), {1}),
                                  sum(x3, {0, 2}), sum(x3, {1}),      var(x3, {-1}),     max(x, {0}),
-                                 min(x3, {1, 2}), logsumexp(x, {1}), argmax(x3, 1)};
+                                 min(x3, {1, 2}), logsumexp(x, {1}), argmax(x3, 1),     sum(bias_grad, {0, 2}),
+                                 sum(bias_grad, {0, 1, 2}), argmax(x, 0)};
     });
   }
 }

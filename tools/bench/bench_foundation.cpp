@@ -49,11 +49,11 @@ std::vector<std::pair<std::string, nlohmann::json>> targets(const nlohmann::json
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"mttt foundation benchmark: GEMM and batched products vs OpenBLAS, fusion, tape overhead"};
-  std::string sections_text = "gemm,batched,fusion,tape", threads_text = "1,2", json_path = "bench_foundation.json",
+  CLI::App app{"mttt foundation benchmark: GEMM and batched products vs OpenBLAS, fusion, tape overhead, reductions"};
+  std::string sections_text = "gemm,batched,fusion,tape,reduce", threads_text = "1,2", json_path = "bench_foundation.json",
               device_text = "cpu";
   Options options;
-  app.add_option("--sections", sections_text, "comma-separated subset of gemm,batched,fusion,tape")
+  app.add_option("--sections", sections_text, "comma-separated subset of gemm,batched,fusion,tape,reduce")
       ->capture_default_str();
   app.add_option("--repeats", options.repeats, "timed samples per figure (median and best are reported)")
       ->check(CLI::PositiveNumber)
@@ -68,12 +68,13 @@ int main(int argc, char** argv) {
   const std::map<std::string, SectionResult (*)(const Options&)> runners{{"gemm", mttt::bench::run_gemm},
                                                                          {"batched", mttt::bench::run_batched},
                                                                          {"fusion", mttt::bench::run_fusion},
-                                                                         {"tape", mttt::bench::run_tape}};
-  const std::vector<std::string> order{"gemm", "batched", "fusion", "tape"};
+                                                                         {"tape", mttt::bench::run_tape},
+                                                                         {"reduce", mttt::bench::run_reduce}};
+  const std::vector<std::string> order{"gemm", "batched", "fusion", "tape", "reduce"};
   std::vector<std::string> wanted = split(sections_text);
   for (const auto& name : wanted)
     if (!runners.count(name)) {
-      std::cerr << "unknown section '" << name << "'; choose from gemm,batched,fusion,tape\n";
+      std::cerr << "unknown section '" << name << "'; choose from gemm,batched,fusion,tape,reduce\n";
       return 2;
     }
   try {
