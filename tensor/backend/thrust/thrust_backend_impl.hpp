@@ -192,6 +192,23 @@ template <class T> struct SoftmaxKernel {
   }
 };
 
+// A row's mean and reciprocal standard deviation (biased variance), in two passes (no cancellation).
+template <class T> struct RowMoments {
+  T mean, rstd;
+};
+template <class T> MTTT_HD RowMoments<T> row_moments(const T* in, Index length, Index stride, T eps) {
+  T mean(0);
+  for (Index j = 0; j < length; ++j) mean += in[j * stride];
+  mean /= T(length);
+  T var(0);
+  for (Index j = 0; j < length; ++j) {
+    const T c = in[j * stride] - mean;
+    var += c * c;
+  }
+  var /= T(length);
+  return {mean, T(1) / std::sqrt(var + eps)};
+}
+
 template <class T> struct LayerNormKernel {
   const T* x;
   const T* scale;  // may be null
@@ -204,16 +221,8 @@ template <class T> struct LayerNormKernel {
   MTTT_HD void operator()(Index row) const {
     const T* in = x + rows.offset(row);
     T* o = out + row * length;
-    T mean(0);
-    for (Index j = 0; j < length; ++j) mean += in[j * stride];
-    mean /= T(length);
-    T var(0);
-    for (Index j = 0; j < length; ++j) {
-      const T c = in[j * stride] - mean;
-      var += c * c;
-    }
-    var /= T(length);
-    const T r = T(1) / std::sqrt(var + eps);
+    const RowMoments<T> m = row_moments(in, length, stride, eps);
+    const T mean = m.mean, r = m.rstd;
     for (Index j = 0; j < length; ++j) {
       T v = (in[j * stride] - mean) * r;
       if (scale) v *= scale[j * scale_stride];
@@ -236,16 +245,8 @@ template <class T> struct LayerNormBackwardKernel {
     const T* in = x + x_rows.offset(row);
     const T* g = gy + gy_rows.offset(row);
     T* o = out + row * length;
-    T mean(0);
-    for (Index j = 0; j < length; ++j) mean += in[j * x_stride];
-    mean /= T(length);
-    T var(0);
-    for (Index j = 0; j < length; ++j) {
-      const T c = in[j * x_stride] - mean;
-      var += c * c;
-    }
-    var /= T(length);
-    const T r = T(1) / std::sqrt(var + eps);
+    const RowMoments<T> m = row_moments(in, length, x_stride, eps);
+    const T mean = m.mean, r = m.rstd;
     T m1(0), m2(0);
     for (Index j = 0; j < length; ++j) {
       const T gj = g[j * gy_stride];
