@@ -66,6 +66,13 @@ class Backend {
   // times the scale (x and gy of one shape): with r = (var + eps)^(-1/2) and x-hat = (x - mean) r
   // over the last axis, out = r (gy - mean(gy) - x-hat mean(gy x-hat)); out contiguous.
   virtual void layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out) = 0;
+  // The vjp of layer_norm_backward for a cotangent u (x, gy, u of one shape), one pass per row:
+  // x_bar = r (c - mean(c) - x-hat mean(c x-hat)) - r^2 a x-hat with c = -r (m2 u + mean(u x-hat) gy),
+  // a = mean(u gy) - m1 mean(u) - m2 mean(u x-hat), m1 = mean(gy), m2 = mean(gy x-hat); and
+  // gy_bar = r (u - mean(u) - x-hat mean(u x-hat)). Either output may be undefined (not wanted);
+  // the defined ones are contiguous.
+  virtual void layer_norm_backward_vjp(const Tensor& x, const Tensor& gy, const Tensor& u, double eps,
+                                       const Tensor& x_bar, const Tensor& gy_bar) = 0;
   virtual void uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) = 0;
   virtual void normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) = 0;
   virtual void arange(double start, double step, const Tensor& out) = 0;

@@ -65,8 +65,16 @@ Tensor layer_norm_backward(const Tensor& x, const Tensor& gy, double eps) {
   //   through x-hat, with c = -r (m2 u + mean(u x-hat) gy) the cotangent reaching x-hat, and
   //   a = mean(u gy) - m1 mean(u) - m2 mean(u x-hat) that reaching r (dr/dx = -r^2 x-hat / D).
   // c's two means follow from the row statistics, so x-bar is one pass after them.
+  // When nothing records the rule's results (a first- or second-order sweep without create_graph,
+  // the outer backward of training), both come from one pass; otherwise from differentiable ops.
   return record("layer_norm_backward", out, {x, gy}, [x, gy, eps](const Tensor& u, NeedsGrad needs) {
     Grads grads(2);
+    if (!grad_enabled()) {
+      if (needs[0]) grads[0] = Tensor::empty(x.shape(), x.dtype(), x.device());
+      if (needs[1]) grads[1] = Tensor::empty(x.shape(), x.dtype(), x.device());
+      backend_of(x).layer_norm_backward_vjp(x, gy, u, eps, grads[0], grads[1]);
+      return grads;
+    }
     if (needs[1]) grads[1] = layer_norm_backward(x, u, eps);
     if (needs[0]) {
       auto row_mean = [](const Tensor& t) { return mean(t, {-1}, true); };

@@ -122,6 +122,12 @@ TEST_CASE("parity: reductions, softmax, layer norm, matmul") {
     check_op([](V v) { return layer_norm(v[0], v[1], v[2]); }, {x, scale, bias}, tol);
     check_op([](V v) { return layer_norm(transpose(v[0], 1, 2), Tensor(), Tensor()); }, {transpose(x, 1, 2)}, tol);
     check_op([](V v) { return layer_norm_backward(v[0], transpose(v[1], 0, 1)); }, {x, rnd({7, 6, 8}, dtype, 13)}, tol);
+    // Its vjp, the one-pass kernel (no create_graph): both outputs, a strided cotangent.
+    check_op([](V v) {
+      Tensor a = v[0].detach().requires_grad_(), b = v[1].detach().requires_grad_();
+      auto g = grad({layer_norm_backward(a, b)}, {a, b}, {transpose(v[2], 0, 1)});
+      return g[0] + 2.0 * g[1];
+    }, {x, rnd({6, 7, 8}, dtype, 14), rnd({7, 6, 8}, dtype, 15)}, tol);
     Tensor a = rnd({2, 1, 5, 6}, dtype, 11), b = rnd({3, 6, 4}, dtype, 12);
     check_op([](V v) { return matmul(v[0], v[1]); }, {a, b}, tol);
     check_op([](V v) { return matmul(transpose(v[1], -1, -2), transpose(v[0], -1, -2)); }, {a, b}, tol);

@@ -197,3 +197,25 @@ TEST_CASE("layer_norm_backward: gradcheck orders 1-3 in x and gy, strided, broad
   gradcheck12([](V v) { return layer_norm_backward(v[0], expand(v[1], {2, 3, 4}), 1e-3); },
               {rnd({2, 3, 4}, -2, 2, 564), rnd({3, 1}, -1, 1, 565)});
 }
+
+TEST_CASE("layer_norm_backward: its one-pass vjp equals the differentiable one") {
+  // Without create_graph the rule runs one kernel; with it, differentiable ops. Same values, for
+  // contiguous, strided and broadcast cotangents, float64 and float32.
+  auto both_ways = [](const Tensor& x0, const Tensor& gy0, const Tensor& u, double tol) {
+    Tensor x = x0.detach().requires_grad_(), gy = gy0.detach().requires_grad_();
+    Tensor out = layer_norm_backward(x, gy, 1e-3);
+    auto fast = grad({out}, {x, gy}, {u}, {.retain_graph = true});
+    auto recorded = grad({out}, {x, gy}, {u}, {.create_graph = true});
+    check_same(fast[0], recorded[0].detach(), tol);
+    check_same(fast[1], recorded[1].detach(), tol);
+    // Only one of the two wanted.
+    check_same(grad({layer_norm_backward(x, gy0, 1e-3)}, {x}, {u})[0], recorded[0].detach(), tol);
+    check_same(grad({layer_norm_backward(x0, gy, 1e-3)}, {gy}, {u})[0], recorded[1].detach(), tol);
+  };
+  Tensor x = rnd({4, 9}, -2, 2, 570), gy = rnd({4, 9}, -1, 1, 571), u = rnd({4, 9}, -1, 1, 572);
+  both_ways(x, gy, u, 1e-12);
+  both_ways(transpose(rnd({9, 4}, -2, 2, 573)), gy, transpose(rnd({9, 4}, -1, 1, 574)), 1e-12);
+  both_ways(x, gy, expand(rnd({1, 9}, -1, 1, 575), {4, 9}), 1e-12);
+  both_ways(rnd({300, 70}, -3, 3, 576), rnd({300, 70}, -1, 1, 577), rnd({300, 70}, -1, 1, 578), 1e-11);
+  both_ways(cast(x, DType::float32), cast(gy, DType::float32), cast(u, DType::float32), 1e-5);
+}

@@ -30,6 +30,8 @@ class CpuBackend final : public Backend {
                   const Tensor& out) override;                                   // layer_norm.cpp
   void layer_norm_backward(const Tensor& x, const Tensor& gy, double eps,
                            const Tensor& out) override;                          // layer_norm.cpp
+  void layer_norm_backward_vjp(const Tensor& x, const Tensor& gy, const Tensor& u, double eps, const Tensor& x_bar,
+                               const Tensor& gy_bar) override;                   // layer_norm.cpp
   void uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) override;  // random.cpp
   void normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) override; // random.cpp
   void arange(double start, double step, const Tensor& out) override;                           // random.cpp

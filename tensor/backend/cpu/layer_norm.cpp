@@ -1,6 +1,7 @@
 // Layer normalisation over the last axis, one row at a time: mean and biased variance in two
-// passes over the row (no cancellation), then the normalised, scaled and shifted output; and its
-// backward, x-bar = r (gy - mean(gy) - x-hat mean(gy x-hat)), in one pass over each row.
+// passes over the row (no cancellation), then the normalised, scaled and shifted output; its
+// backward, x-bar = r (gy - mean(gy) - x-hat mean(gy x-hat)), and that backward's vjp, each in one
+// pass over each row after its statistics.
 #include <cmath>
 
 #include <Eigen/Core>
@@ -68,7 +69,47 @@ void run_backward(CpuBackend& backend, const Tensor& x_in, const Tensor& gy_in, 
   }
 }
 
+template <class T>
+void run_backward_vjp(CpuBackend& backend, const Tensor& x_in, const Tensor& gy_in, const Tensor& u_in, double eps,
+                      const Tensor& x_bar, const Tensor& gy_bar) {
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+  Tensor x = dense(backend, x_in), gy = dense(backend, gy_in), u = dense(backend, u_in);
+  const std::int64_t d = x.size(-1);
+  const std::int64_t rows = d ? x.numel() / d : 0;
+  const T* xd = x.data<T>();
+  const T* gd = gy.data<T>();
+  const T* ud = u.data<T>();
+  T* xo = x_bar.defined() ? x_bar.data<T>() : nullptr;
+  T* go = gy_bar.defined() ? gy_bar.data<T>() : nullptr;
+#pragma omp parallel if (x.numel() >= kParallelThreshold)
+  {
+    Array xhat(d);
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      Eigen::Map<const Array> v(xd + r * d, d), g(gd + r * d, d), w(ud + r * d, d);
+      const T mu = v.mean();
+      const T rstd = T(1) / std::sqrt((v - mu).square().mean() + T(eps));
+      xhat = (v - mu) * rstd;
+      const T u_mean = w.mean(), u_xhat = (w * xhat).mean();
+      if (go) Eigen::Map<Array>(go + r * d, d) = rstd * (w - u_mean - xhat * u_xhat);
+      if (!xo) continue;
+      const T m1 = g.mean(), m2 = (g * xhat).mean();
+      const T a = (w * g).mean() - m1 * u_mean - m2 * u_xhat;
+      const T c_mean = -rstd * (m2 * u_mean + u_xhat * m1), c_xhat_mean = T(-2) * rstd * m2 * u_xhat;
+      Eigen::Map<Array>(xo + r * d, d) =
+          rstd * (-rstd * (m2 * w + u_xhat * g) - c_mean - xhat * c_xhat_mean) - rstd * rstd * a * xhat;
+    }
+  }
+}
+
 }  // namespace
+
+void CpuBackend::layer_norm_backward_vjp(const Tensor& x, const Tensor& gy, const Tensor& u, double eps,
+                                         const Tensor& x_bar, const Tensor& gy_bar) {
+  dispatch_floating(x.dtype(), "layer_norm_backward", [&](auto zero) {
+    run_backward_vjp<decltype(zero)>(*this, x, gy, u, eps, x_bar, gy_bar);
+  });
+}
 
 void CpuBackend::layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out) {
   dispatch_floating(x.dtype(), "layer_norm_backward",

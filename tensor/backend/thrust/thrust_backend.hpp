@@ -62,6 +62,8 @@ class ThrustBackend final : public Backend {
   void softmax(const Tensor& x, int axis, bool log, const Tensor& out) override;
   void layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out) override;
   void layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out) override;
+  void layer_norm_backward_vjp(const Tensor& x, const Tensor& gy, const Tensor& u, double eps, const Tensor& x_bar,
+                               const Tensor& gy_bar) override;
   void uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) override;
   void normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) override;
   void arange(double start, double step, const Tensor& out) override;

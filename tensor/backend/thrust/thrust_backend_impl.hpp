@@ -259,6 +259,51 @@ template <class T> struct LayerNormBackwardKernel {
   }
 };
 
+// layer_norm_backward's vjp for a cotangent u (the formulas of Backend::layer_norm_backward_vjp).
+template <class T> struct LayerNormBackwardVjpKernel {
+  const T* x;
+  const T* gy;
+  const T* u;
+  T* x_bar;   // may be null
+  T* gy_bar;  // may be null
+  Layout x_rows, gy_rows, u_rows;
+  Index length, x_stride, gy_stride, u_stride;
+  T eps;
+
+  MTTT_HD void operator()(Index row) const {
+    const T* in = x + x_rows.offset(row);
+    const T* g = gy + gy_rows.offset(row);
+    const T* w = u + u_rows.offset(row);
+    const RowMoments<T> m = row_moments(in, length, x_stride, eps);
+    const T mean = m.mean, r = m.rstd;
+    T m1(0), m2(0), u_mean(0), u_xhat(0), u_gy(0);
+    for (Index j = 0; j < length; ++j) {
+      const T xh = (in[j * x_stride] - mean) * r, gj = g[j * gy_stride], wj = w[j * u_stride];
+      m1 += gj;
+      m2 += gj * xh;
+      u_mean += wj;
+      u_xhat += wj * xh;
+      u_gy += wj * gj;
+    }
+    const T n = T(length);
+    m1 /= n;
+    m2 /= n;
+    u_mean /= n;
+    u_xhat /= n;
+    u_gy /= n;
+    const T a = u_gy - m1 * u_mean - m2 * u_xhat;
+    const T c_mean = -r * (m2 * u_mean + u_xhat * m1), c_xhat_mean = T(-2) * r * m2 * u_xhat;
+    for (Index j = 0; j < length; ++j) {
+      const T xh = (in[j * x_stride] - mean) * r, gj = g[j * gy_stride], wj = w[j * u_stride];
+      if (gy_bar) gy_bar[row * length + j] = r * (wj - u_mean - xh * u_xhat);
+      if (x_bar) {
+        const T c = -r * (m2 * wj + u_xhat * gj);
+        x_bar[row * length + j] = r * (c - c_mean - xh * c_xhat_mean) - r * r * a * xh;
+      }
+    }
+  }
+};
+
 // ---- random numbers and ranges --------------------------------------------------------------
 template <class T> struct RandomKernel {
   T* out;
@@ -591,6 +636,30 @@ void ThrustBackend::layer_norm_backward(const Tensor& x, const Tensor& gy, doubl
     LayerNormBackwardKernel<T> kernel{typed<T>(x),     typed<T>(gy),   typed<T>(out),   sx.rest,
                                       sg.rest,         sx.axis_size,   sx.axis_stride,  sg.axis_stride,
                                       static_cast<T>(eps)};
+    parallel_for(numel(x.shape()) / std::max<Index>(sx.axis_size, 1), kernel);
+  });
+}
+
+void ThrustBackend::layer_norm_backward_vjp(const Tensor& x, const Tensor& gy, const Tensor& u, double eps,
+                                            const Tensor& x_bar, const Tensor& gy_bar) {
+  const int last = x.rank() - 1;
+  const AxisSplit sx = split_axis(x.shape(), x.strides(), last), sg = split_axis(gy.shape(), gy.strides(), last),
+                  su = split_axis(u.shape(), u.strides(), last);
+  dispatch_floating(x.dtype(), "layer_norm_backward", [&](auto zero) {
+    using T = decltype(zero);
+    LayerNormBackwardVjpKernel<T> kernel{typed<T>(x),
+                                         typed<T>(gy),
+                                         typed<T>(u),
+                                         x_bar.defined() ? typed<T>(x_bar) : nullptr,
+                                         gy_bar.defined() ? typed<T>(gy_bar) : nullptr,
+                                         sx.rest,
+                                         sg.rest,
+                                         su.rest,
+                                         sx.axis_size,
+                                         sx.axis_stride,
+                                         sg.axis_stride,
+                                         su.axis_stride,
+                                         static_cast<T>(eps)};
     parallel_for(numel(x.shape()) / std::max<Index>(sx.axis_size, 1), kernel);
   });
 }
