@@ -169,10 +169,19 @@ template <class V> class Sweep {
   std::size_t reset_from_ = 0;           // order_[k]->slot_ is still set for k >= reset_from_
 };
 
+// A sweep marks the nodes it will visit (slot_) until it reaches them, so a second sweep started
+// from inside a backward rule would read the first one's marks as its own.
+inline void refuse_nested_sweep(const char* entry) {
+  if (const char* op = current_backward_op())
+    throw std::runtime_error(std::string("[") + entry + "] called inside the backward rule of '" + op +
+                             "': a rule cannot start a sweep of its own; write its derivative in differentiable ops");
+}
+
 template <class V>
 std::vector<V> grad(const std::vector<V>& outputs, const std::vector<V>& inputs, const std::vector<V>& grad_outputs,
                     const GradOptions& options) {
   using Traits = ValueTraits<V>;
+  refuse_nested_sweep("grad");
   const bool retain = options.retain_graph.value_or(options.create_graph);
   for (std::size_t i = 0; i < inputs.size(); ++i)
     if (!Traits::node(inputs[i]))
@@ -205,6 +214,7 @@ std::vector<V> grad(const std::vector<V>& outputs, const std::vector<V>& inputs,
 
 template <class V> void backward(const std::vector<V>& outputs, const std::vector<V>& grad_outputs, bool retain_graph) {
   using Traits = ValueTraits<V>;
+  refuse_nested_sweep("backward");
   Sweep<V> sweep(outputs);
   sweep.mark_needed([](const Node<V>*, bool leaf) { return leaf; });
   sweep.seed(outputs, grad_outputs);

@@ -235,7 +235,28 @@ Tensor cube_first_order(const Tensor& x) {
     return Grads{g * x.detach() * x.detach() * 3.0};
   });
 }
+// An op whose rule (wrongly) starts a sweep of its own.
+Tensor square_by_nested_grad(const Tensor& x) {
+  Tensor out;
+  {
+    NoGrad off;
+    out = x * x;
+  }
+  return record("square_by_nested_grad", out, {x}, [x](const Tensor& g, NeedsGrad) {
+    Tensor leaf = x.detach().requires_grad_();
+    return Grads{g * grad(sum(leaf * leaf), leaf)};
+  });
+}
 }  // namespace
+
+TEST_CASE("a backward rule cannot start a sweep of its own") {
+  Tensor x = vec({1, 2}).requires_grad_();
+  REQUIRE_THROWS_WITH(grad(sum(square_by_nested_grad(x)), x),
+                      Catch::Contains("[grad] called inside the backward rule of 'square_by_nested_grad'"));
+  REQUIRE_THROWS_WITH(sum(square_by_nested_grad(x)).backward(), Catch::Contains("square_by_nested_grad"));
+  // The engine is usable afterwards.
+  CHECK(at(grad(sum(x * x), x), 1) == Approx(4));
+}
 
 TEST_CASE("an op with a first-order-only rule refuses create_graph instead of answering wrongly") {
   Tensor x = vec({0.5, 2.0}).requires_grad_();
