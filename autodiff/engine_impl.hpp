@@ -156,7 +156,12 @@ template <class V> class Sweep {
 
   void accumulate(std::int64_t k, const V& value) {
     V& total = cotangents_[k];
-    total = Traits::defined(total) ? Traits::add(total, value) : value;
+    if (!Traits::defined(total)) {
+      total = value;
+      return;
+    }
+    ProfileScope profile("accumulate", Phase::backward);  // its own row: not an op of the model
+    total = Traits::add(total, value);
   }
 
   std::vector<Visited> visited_;         // collection order (emptied once sorted)

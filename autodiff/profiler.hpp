@@ -5,7 +5,8 @@
 //   std::cout << mttt::autodiff::profiler_table();
 //
 // Self time excludes the operations an operation calls (a backward rule's own ops are
-// counted under their own names, in the backward phase).
+// counted under their own names, in the backward phase). A sweep's sums of the cotangents that
+// reach one value by several paths are the row "accumulate" (total time; their adds are "add").
 #pragma once
 
 #include <chrono>
