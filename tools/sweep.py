@@ -224,27 +224,40 @@ def draw_figures(grid, folder):
     import matplotlib.pyplot as plt
 
     os.makedirs(folder, exist_ok=True)
-    # Accuracy against T (the paper's figure 1 left): the patch setting's GD runs, seed 0.
-    points = []
-    for run in grid["runs"]:
-        if run["setting"] == "patches" and run.get("steps") and not run.get("sgd") and run["seed"] == 0:
-            records = eval_records(run)
-            if finished(records, run):
-                points.append((run["steps"], 100 * records[-1]["accuracy"]))
-    if points:
-        points.sort()
-        fig, ax = plt.subplots(figsize=(4.5, 3.2))
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+    # Accuracy against T (the paper's figure 1 left): MTTT-MLP with GD steps, one panel per
+    # setting; every seed a dot, their mean the line; linear attention's mean dashed.
+    def final_accuracy(run):
+        records = eval_records(run)
+        return 100 * records[-1]["accuracy"] if finished(records, run) else None
+
+    panels = []
+    for setting in ("patches", "pixels"):
+        by_steps = {}
         for run in grid["runs"]:
-            if run["setting"] == "patches" and run["name"].endswith("linear_attention") and run["seed"] == 0:
-                records = eval_records(run)
-                if records and records[-1]["epoch"] >= run["epochs"]:
-                    ax.axhline(100 * records[-1]["accuracy"], color="gray", linestyle="--", label="linear attention")
-                    ax.legend()
-        ax.set_xlabel("inner steps T (MTTT-MLP, GD)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_xticks([p[0] for p in points])
-        ax.set_title("Fashion-MNIST, 2x2 patches")
+            if run["setting"] == setting and run.get("steps") and not run.get("sgd"):
+                accuracy = final_accuracy(run)
+                if accuracy is not None:
+                    by_steps.setdefault(run["steps"], []).append(accuracy)
+        baseline = [a for a in (final_accuracy(r) for r in grid["runs"]
+                                if r["setting"] == setting and r["layer"] == "linear attention (identity)") if a is not None]
+        if by_steps:
+            panels.append((setting, sorted(by_steps.items()), baseline))
+    if panels:
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), squeeze=False)
+        for ax, (setting, steps, baseline) in zip(axes[0], panels):
+            ts = [t for t, _ in steps]
+            ax.plot(ts, [sum(v) / len(v) for _, v in steps], marker="o", label="MTTT-MLP (mean of seeds)")
+            for t, values in steps:
+                if len(values) > 1:
+                    ax.scatter([t] * len(values), values, color="C0", s=12, alpha=0.6)
+            if baseline:
+                ax.axhline(sum(baseline) / len(baseline), color="gray", linestyle="--",
+                           label=f"linear attention ({len(baseline)} seed{'s' if len(baseline) > 1 else ''})")
+            ax.set_xlabel("inner steps T (MTTT-MLP, GD)")
+            ax.set_ylabel("test accuracy (%)")
+            ax.set_xticks(ts)
+            ax.set_title(f"Fashion-MNIST, {'2x2 patches' if setting == 'patches' else 'pixels'}")
+            ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(os.path.join(folder, "accuracy_vs_steps.png"), dpi=120)
         plt.close(fig)
