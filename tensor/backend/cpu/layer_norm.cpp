@@ -1,7 +1,6 @@
-// Layer normalisation over the last axis, one row at a time: mean and biased variance in two
-// passes over the row (no cancellation), then the normalised, scaled and shifted output; its
-// backward, x-bar = r (gy - mean(gy) - x-hat mean(gy x-hat)), and that backward's vjp, each in one
-// pass over each row after its statistics.
+// Layer normalisation over the last axis, one row at a time: the normalised, scaled and shifted
+// output; its backward, x-bar = r (gy - mean(gy) - x-hat mean(gy x-hat)); and that backward's vjp;
+// each one pass over each row after its statistics.
 #include <cmath>
 
 #include <Eigen/Core>
@@ -21,6 +20,15 @@ Tensor dense(CpuBackend& backend, const Tensor& t) {
   return c;
 }
 
+// One row's x-hat = (v - mean) r into `xhat`, with mean and biased variance in two passes over the
+// row (no cancellation); returns r = (var + eps)^(-1/2).
+template <class T, class Row, class Out> T normalise_row(const Row& v, double eps, Out&& xhat) {
+  const T mu = v.mean();
+  const T rstd = T(1) / std::sqrt((v - mu).square().mean() + T(eps));
+  xhat = (v - mu) * rstd;
+  return rstd;
+}
+
 template <class T>
 void run(CpuBackend& backend, const Tensor& x_in, const Tensor& scale_in, const Tensor& bias_in, double eps,
          const Tensor& out) {
@@ -36,10 +44,7 @@ void run(CpuBackend& backend, const Tensor& x_in, const Tensor& scale_in, const 
   for (std::int64_t r = 0; r < rows; ++r) {
     Eigen::Map<const Array> v(xd + r * d, d);
     Eigen::Map<Array> o(od + r * d, d);
-    const T mu = v.mean();
-    const T var = (v - mu).square().mean();
-    const T rstd = T(1) / std::sqrt(var + T(eps));
-    o = (v - mu) * rstd;
+    normalise_row<T>(v, eps, o);
     if (sd) o *= Eigen::Map<const Array>(sd, d);
     if (bd) o += Eigen::Map<const Array>(bd, d);
   }
@@ -58,11 +63,8 @@ void run_backward(CpuBackend& backend, const Tensor& x_in, const Tensor& gy_in, 
   for (std::int64_t r = 0; r < rows; ++r) {
     Eigen::Map<const Array> v(xd + r * d, d), g(gd + r * d, d);
     Eigen::Map<Array> o(od + r * d, d);
-    const T mu = v.mean();
-    const T var = (v - mu).square().mean();
-    const T rstd = T(1) / std::sqrt(var + T(eps));
     // x-hat is written into the output first and then overwritten in place: no row buffer.
-    o = (v - mu) * rstd;
+    const T rstd = normalise_row<T>(v, eps, o);
     const T m1 = g.mean();
     const T m2 = (g * o).mean();
     o = rstd * (g - m1 - o * m2);
@@ -87,9 +89,7 @@ void run_backward_vjp(CpuBackend& backend, const Tensor& x_in, const Tensor& gy_
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < rows; ++r) {
       Eigen::Map<const Array> v(xd + r * d, d), g(gd + r * d, d), w(ud + r * d, d);
-      const T mu = v.mean();
-      const T rstd = T(1) / std::sqrt((v - mu).square().mean() + T(eps));
-      xhat = (v - mu) * rstd;
+      const T rstd = normalise_row<T>(v, eps, xhat);
       const T u_mean = w.mean(), u_xhat = (w * xhat).mean();
       if (go) Eigen::Map<Array>(go + r * d, d) = rstd * (w - u_mean - xhat * u_xhat);
       if (!xo) continue;
