@@ -40,4 +40,18 @@ inline Layout make_layout(const Shape& shape, const Strides& strides) {
 }
 inline Layout layout_of(const Tensor& t) { return make_layout(t.shape(), t.strides()); }
 
+// Positions of a tensor with `axis` taken out, and that axis's stride: the unit the index
+// ops move along.
+struct AxisSplit {
+  Layout rest;
+  std::int64_t axis_stride = 0, axis_size = 0;
+};
+inline AxisSplit split_axis(const Shape& shape, const Strides& strides, int axis) {
+  Shape s = shape;
+  Strides st = strides;
+  s.erase(axis);
+  st.erase(axis);
+  return {make_layout(s, st), strides[axis], shape[axis]};
+}
+
 }  // namespace mttt::thrust_backend

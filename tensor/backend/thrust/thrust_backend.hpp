@@ -1,5 +1,5 @@
 // The Thrust backend: every kernel of the Backend interface written once with Thrust
-// algorithms and functors (kernels.hpp, launched by thrust_backend_impl.hpp), compiled for the
+// algorithms and functors (one header per op family: copy.hpp, reduce.hpp, ...), compiled for the
 // host with Thrust's OpenMP system as the device `thrust-host` (thrust_host.cpp), and by nvcc for
 // CUDA. Memory comes from the caching allocator over an injected raw allocator; matrix products go
 // to a GEMM supplied by the instantiation (the CPU backend's on the host, cuBLAS on a GPU), and so

@@ -1,0 +1,148 @@
+// The Thrust backend's fused elementwise programs: one functor interprets a program per element
+// (scalar_ops.hpp); programs beyond its limits run one instruction at a time.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "tensor/backend/thrust/launch.hpp"
+#include "tensor/backend/thrust/scalar_ops.hpp"
+
+namespace mttt::MTTT_THRUST_SYSTEM {
+
+namespace thrust_backend {
+
+using mttt::thrust_backend::apply_op;
+
+constexpr int kMaxRegisters = 160;
+constexpr int kMaxInputs = 16;
+constexpr int kMaxOutputs = 8;
+// Programs up to this many instructions travel inside the kernel's arguments (on CUDA, in its
+// parameter space: no copy to device memory before the launch); longer ones (fused backward
+// rules) are staged in device memory. The functor stays under CUDA's classic 4 KiB limit.
+constexpr int kInlineInstructions = 24;
+
+template <class T> struct ProgramKernel {
+  const expr::Instr* code;  // staged program, when it is not inline
+  int size;
+  bool inline_program;
+  expr::Instr inline_code[kInlineInstructions];
+  std::int32_t outputs[kMaxOutputs];
+  int num_outputs;
+  const T* inputs[kMaxInputs];
+  Layout layouts[kMaxInputs];
+  T* outs[kMaxOutputs];
+
+  MTTT_HD void operator()(Index i) const {
+    T reg[kMaxRegisters];
+    const expr::Instr* program = inline_program ? inline_code : code;
+    for (int k = 0; k < size; ++k) {
+      const expr::Instr& in = program[k];
+      if (in.op == expr::OpCode::input) {
+        reg[k] = inputs[in.a][layouts[in.a].offset(i)];
+      } else if (in.op == expr::OpCode::constant) {
+        reg[k] = static_cast<T>(in.imm);
+      } else {
+        reg[k] = apply_op<T>(in.op, in.imm, reg[in.a], in.b >= 0 ? reg[in.b] : T(0), in.c >= 0 ? reg[in.c] : T(0));
+      }
+    }
+    for (int j = 0; j < num_outputs; ++j) outs[j][i] = reg[outputs[j]];
+  }
+};
+
+}  // namespace thrust_backend
+
+using namespace thrust_backend;
+
+// A program beyond the interpreter's limits (registers, inputs, outputs: a deep chain's
+// second-order backward rule can be) runs one instruction at a time, each register a tensor of
+// the output's shape, freed after its last use: more passes over memory, the same values.
+void ThrustBackend::elementwise_by_instruction(const expr::Program& program, std::span<const Tensor> inputs,
+                                               std::span<const Tensor> outs) {
+  const auto& code = program.code();
+  const Shape& shape = outs[0].shape();
+  std::vector<std::size_t> last_use(code.size(), 0);
+  for (std::size_t k = 0; k < code.size(); ++k)
+    if (code[k].op != expr::OpCode::input && code[k].op != expr::OpCode::constant)
+      for (std::int32_t operand : {code[k].a, code[k].b, code[k].c})
+        if (operand >= 0) last_use[static_cast<std::size_t>(operand)] = k;
+  for (std::int32_t output : program.outputs()) last_use[static_cast<std::size_t>(output)] = code.size();
+  std::vector<Tensor> reg(code.size());  // inputs and computed registers; constants stay undefined
+  // One instruction on registers (a copy of one register when `instr` is null), constants
+  // inlined, into `out`.
+  auto run_one = [&](const expr::Instr* instr, std::span<const std::int32_t> operands, const Tensor& out) {
+    std::vector<expr::Instr> mini;
+    std::vector<Tensor> mini_inputs;
+    std::int32_t remapped[3] = {-1, -1, -1};
+    for (std::size_t j = 0; j < operands.size(); ++j) {
+      const expr::Instr& source = code[static_cast<std::size_t>(operands[j])];
+      if (source.op == expr::OpCode::constant) {
+        mini.push_back(source);
+      } else {
+        mini.push_back(expr::Instr{expr::OpCode::input, static_cast<std::int32_t>(mini_inputs.size())});
+        mini_inputs.push_back(reg[static_cast<std::size_t>(operands[j])]);
+      }
+      remapped[j] = static_cast<std::int32_t>(mini.size() - 1);
+    }
+    if (instr) mini.push_back(expr::Instr{instr->op, remapped[0], remapped[1], remapped[2], instr->imm});
+    const auto n = static_cast<int>(mini_inputs.size());
+    const expr::Program one(std::move(mini), static_cast<std::int32_t>(instr ? operands.size() : 0), n);
+    const Tensor single[1] = {out};
+    elementwise(one, mini_inputs, single);
+  };
+  for (std::size_t k = 0; k < code.size(); ++k) {
+    const expr::Instr& in = code[k];
+    if (in.op == expr::OpCode::input) {
+      reg[k] = inputs[static_cast<std::size_t>(in.a)];
+    } else if (in.op != expr::OpCode::constant) {
+      std::vector<std::int32_t> operands;
+      for (std::int32_t operand : {in.a, in.b, in.c})
+        if (operand >= 0) operands.push_back(operand);
+      reg[k] = Tensor::empty(shape, outs[0].dtype(), device_);
+      run_one(&in, operands, reg[k]);
+    }
+    for (std::int32_t operand : {in.a, in.b, in.c})  // free what no later instruction reads
+      if (in.op != expr::OpCode::input && in.op != expr::OpCode::constant && operand >= 0 &&
+          last_use[static_cast<std::size_t>(operand)] == k)
+        reg[static_cast<std::size_t>(operand)] = Tensor();
+  }
+  for (std::size_t j = 0; j < outs.size(); ++j) {
+    const std::int32_t output[1] = {program.outputs()[j]};
+    run_one(nullptr, output, outs[j]);
+  }
+}
+
+void ThrustBackend::elementwise(const expr::Program& program, std::span<const Tensor> inputs,
+                                std::span<const Tensor> outs) {
+  const auto& code = program.code();
+  const auto& outputs = program.outputs();
+  if (code.size() > static_cast<std::size_t>(kMaxRegisters) || inputs.size() > static_cast<std::size_t>(kMaxInputs) ||
+      outputs.size() > static_cast<std::size_t>(kMaxOutputs))
+    return elementwise_by_instruction(program, inputs, outs);
+  const Shape& shape = outs[0].shape();
+  const bool inline_program = code.size() <= static_cast<std::size_t>(kInlineInstructions);
+  std::optional<DeviceBuffer<expr::Instr>> staged;
+  if (!inline_program) staged.emplace(*this, code.data(), static_cast<Index>(code.size()));
+  dispatch_dtype(outs[0].dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    static_assert(sizeof(ProgramKernel<T>) <= 4096, "an elementwise kernel's arguments must fit CUDA's 4 KiB");
+    ProgramKernel<T> kernel{};
+    kernel.size = static_cast<int>(code.size());
+    kernel.inline_program = inline_program;
+    if (inline_program)
+      std::copy(code.begin(), code.end(), kernel.inline_code);
+    else
+      kernel.code = staged->data();
+    std::copy(outputs.begin(), outputs.end(), kernel.outputs);
+    kernel.num_outputs = static_cast<int>(outputs.size());
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      if (!inputs[k].defined() || !program.reads(static_cast<int>(k))) continue;
+      kernel.inputs[k] = typed<T>(inputs[k]);
+      kernel.layouts[k] = broadcast_layout(inputs[k], shape);
+    }
+    for (std::size_t j = 0; j < outs.size(); ++j) kernel.outs[j] = typed<T>(outs[j]);
+    parallel_for(outs[0].numel(), kernel);
+  });
+}
+
+}  // namespace mttt::MTTT_THRUST_SYSTEM

@@ -1,0 +1,90 @@
+// What every kernel of the Thrust backend is launched with: parallel_for and parallel_reduce on
+// the current stream, typed data pointers, scratch memory from the caching allocator. Included
+// by each op family's header (copy.hpp, elementwise.hpp, ...) for each instantiation (host
+// OpenMP; CUDA).
+#pragma once
+
+#include <thrust/copy.h>
+#include <thrust/device_ptr.h>
+#include <thrust/execution_policy.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/transform_reduce.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "tensor/backend/thrust/layout.hpp"
+#include "tensor/backend/thrust/thrust_backend.hpp"
+#include "tensor/error.hpp"
+
+namespace mttt::MTTT_THRUST_SYSTEM {
+
+namespace thrust_backend {
+
+using mttt::thrust_backend::AxisSplit;
+using mttt::thrust_backend::Layout;
+using mttt::thrust_backend::layout_of;
+using mttt::thrust_backend::make_layout;
+using mttt::thrust_backend::split_axis;
+using Index = std::int64_t;
+
+// Every kernel is launched here: on CUDA on the device's current stream (Thrust's `par` waits
+// for it to finish, so results are ready when a kernel returns, as on the host).
+template <class F> void parallel_for(Index n, F f) {
+  if (n <= 0) return;
+#if defined(__CUDACC__)
+  const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
+  thrust::for_each_n(thrust::cuda::par.on(stream), thrust::counting_iterator<Index>(0), n, f);
+#else
+  thrust::for_each_n(thrust::device, thrust::counting_iterator<Index>(0), n, f);
+#endif
+}
+
+// The reduction of f(0), ..., f(n - 1) with `combine`, from `init`, on the current stream.
+template <class T, class F, class Combine> T parallel_reduce(Index n, F f, T init, Combine combine) {
+  if (n <= 0) return init;
+#if defined(__CUDACC__)
+  const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
+  return thrust::transform_reduce(thrust::cuda::par.on(stream), thrust::counting_iterator<Index>(0),
+                                  thrust::counting_iterator<Index>(n), f, init, combine);
+#else
+  return thrust::transform_reduce(thrust::device, thrust::counting_iterator<Index>(0),
+                                  thrust::counting_iterator<Index>(n), f, init, combine);
+#endif
+}
+
+template <class T> T* typed(const Tensor& t) { return static_cast<T*>(t.data_ptr()); }
+
+// Scratch memory of the device from the backend's caching allocator (on its current stream),
+// so that staging a transfer or an elementwise program never calls cudaMalloc. Kernels have
+// finished when parallel_for returns, so the memory can go back when the buffer does.
+template <class T> class DeviceBuffer {
+ public:
+  DeviceBuffer(Backend& backend, Index n)
+      : backend_(backend), bytes_(static_cast<std::size_t>(std::max<Index>(n, 1)) * sizeof(T)),
+        data_(static_cast<T*>(backend.allocate(bytes_))) {}
+  // A copy of host memory.
+  DeviceBuffer(Backend& backend, const T* host, Index n) : DeviceBuffer(backend, n) {
+    if (n > 0) thrust::copy(host, host + n, thrust::device_pointer_cast(data_));
+  }
+  ~DeviceBuffer() { backend_.deallocate(data_, bytes_); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  T* data() const { return data_; }
+
+ private:
+  Backend& backend_;
+  std::size_t bytes_;
+  T* data_;
+};
+
+// The layout of `t` broadcast to `shape`.
+inline Layout broadcast_layout(const Tensor& t, const Shape& shape) {
+  return make_layout(shape, broadcast_strides(t.shape(), t.strides(), shape));
+}
+
+}  // namespace thrust_backend
+
+}  // namespace mttt::MTTT_THRUST_SYSTEM
