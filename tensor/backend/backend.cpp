@@ -36,6 +36,7 @@ Backend& backend(Device device) {
 MemoryStats memory_stats(Device device) { return backend(device).memory_stats(); }
 void reset_peak_memory(Device device) { backend(device).reset_peak_memory(); }
 void empty_cache(Device device) { backend(device).empty_cache(); }
+LaunchStats launch_stats(Device device) { return backend(device).launch_stats(); }
 
 #if !defined(MTTT_HAVE_THRUST_HOST)
 Backend* thrust_host_backend() { return nullptr; }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tensor/backend/caching_allocator.hpp"
+#include "tensor/backend/device_counters.hpp"
 #include "tensor/core.hpp"
 #include "tensor/expr/program.hpp"
 #include "tensor/random.hpp"
@@ -29,6 +30,9 @@ class Backend {
   virtual MemoryStats memory_stats() const = 0;
   virtual void reset_peak_memory() = 0;
   virtual void empty_cache() = 0;
+  // Launches, synchronisations, transfers and driver allocations since the process started
+  // (tensor/backend/device_counters.hpp); differences between two calls measure a piece of work.
+  virtual LaunchStats launch_stats() const = 0;
 
   // --- streams (tensor/stream.hpp) ---------------------------------------------------------
   // allocate() serves the device's current stream on the calling thread. The CPU has only the
@@ -102,5 +106,6 @@ inline Backend& backend_of(const Tensor& t) { return t.storage()->backend(); }
 MemoryStats memory_stats(Device device = kCPU);
 void reset_peak_memory(Device device = kCPU);
 void empty_cache(Device device = kCPU);
+LaunchStats launch_stats(Device device = kCPU);
 
 }  // namespace mttt

@@ -16,6 +16,7 @@ class CpuBackend final : public Backend {
   MemoryStats memory_stats() const override { return allocator_.stats(); }
   void reset_peak_memory() override { allocator_.reset_peak(); }
   void empty_cache() override { allocator_.empty_cache(); }
+  LaunchStats launch_stats() const override { return counters_.snapshot(allocator_.stats().system_allocations); }
 
   void copy(const Tensor& src, const Tensor& dst) override;                      // copy.cpp
   void fill(const Tensor& dst, double value) override;                           // copy.cpp
@@ -42,6 +43,7 @@ class CpuBackend final : public Backend {
 
  private:
   CachingAllocator allocator_;
+  DeviceCounters counters_;
 };
 
 }  // namespace mttt

@@ -51,6 +51,7 @@ void ThrustBackend::copy_from_host(const void* host, const Tensor& dst) {
     const T* from = static_cast<const T*>(host);
     if (n == 0) return;
     if (dst.is_contiguous()) {
+      launch_counters().to_device(n * static_cast<Index>(sizeof(T)));
       thrust::copy(from, from + n, thrust::device_pointer_cast(typed<T>(dst)));
       return;
     }
@@ -66,6 +67,8 @@ void ThrustBackend::copy_to_host(const Tensor& src, void* host) {
     const Index n = src.numel();
     T* to = static_cast<T*>(host);
     if (n == 0) return;
+    launch_counters().sync();
+    launch_counters().to_host(n * static_cast<Index>(sizeof(T)));
     if (src.is_contiguous()) {
       const auto begin = thrust::device_pointer_cast(typed<T>(src));
       thrust::copy(begin, begin + n, to);

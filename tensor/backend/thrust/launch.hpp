@@ -30,10 +30,18 @@ using mttt::thrust_backend::make_layout;
 using mttt::thrust_backend::split_axis;
 using Index = std::int64_t;
 
+// This instantiation's counters (tensor/backend/device_counters.hpp): every launch helper below
+// counts what it starts, and a kernel launched by hand counts itself.
+inline DeviceCounters& launch_counters() {
+  static DeviceCounters counters;
+  return counters;
+}
+
 // Every kernel is launched here: on CUDA on the device's current stream (Thrust's `par` waits
 // for it to finish, so results are ready when a kernel returns, as on the host).
 template <class F> void parallel_for(Index n, F f) {
   if (n <= 0) return;
+  launch_counters().launch();
 #if defined(__CUDACC__)
   const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
   thrust::for_each_n(thrust::cuda::par.on(stream), thrust::counting_iterator<Index>(0), n, f);
@@ -43,8 +51,11 @@ template <class F> void parallel_for(Index n, F f) {
 }
 
 // The reduction of f(0), ..., f(n - 1) with `combine`, from `init`, on the current stream.
+// The result crosses to the host: a synchronisation.
 template <class T, class F, class Combine> T parallel_reduce(Index n, F f, T init, Combine combine) {
   if (n <= 0) return init;
+  launch_counters().launch();
+  launch_counters().sync();
 #if defined(__CUDACC__)
   const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
   return thrust::transform_reduce(thrust::cuda::par.on(stream), thrust::counting_iterator<Index>(0),
@@ -67,7 +78,9 @@ template <class T> class DeviceBuffer {
         data_(static_cast<T*>(backend.allocate(bytes_))) {}
   // A copy of host memory.
   DeviceBuffer(Backend& backend, const T* host, Index n) : DeviceBuffer(backend, n) {
-    if (n > 0) thrust::copy(host, host + n, thrust::device_pointer_cast(data_));
+    if (n <= 0) return;
+    launch_counters().to_device(n * static_cast<Index>(sizeof(T)));
+    thrust::copy(host, host + n, thrust::device_pointer_cast(data_));
   }
   ~DeviceBuffer() { backend_.deallocate(data_, bytes_); }
   DeviceBuffer(const DeviceBuffer&) = delete;

@@ -52,6 +52,7 @@ class ThrustBackend final : public Backend {
   MemoryStats memory_stats() const override { return allocator_.stats(); }
   void reset_peak_memory() override { allocator_.reset_peak(); }
   void empty_cache() override { allocator_.empty_cache(); }
+  LaunchStats launch_stats() const override;
 
   void copy(const Tensor& src, const Tensor& dst) override;
   void fill(const Tensor& dst, double value) override;

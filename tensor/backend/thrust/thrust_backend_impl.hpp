@@ -21,4 +21,8 @@ ThrustBackend::ThrustBackend(Device device, std::unique_ptr<RawAllocator> raw, G
       allocator_(std::move(raw), std::size_t{2} << 30, streams_.get()),
       gemm_(std::move(gemm)) {}
 
+LaunchStats ThrustBackend::launch_stats() const {
+  return thrust_backend::launch_counters().snapshot(allocator_.stats().system_allocations);
+}
+
 }  // namespace mttt::MTTT_THRUST_SYSTEM
