@@ -6,23 +6,42 @@
 # ViT-Tiny training step), and writes one JSON report.
 #
 #   bash tools/gpu_report.sh [--out gpu_report.json] [--build build-cuda]
+#   bash tools/gpu_report.sh --quick [--bin DIR] [--logs DIR] [--out FILE]
 #   bash tools/gpu_report.sh --dry-run [--out FILE]   # no GPU needed: a report of this machine, nothing run
 #
-# Without a GPU (or without nvcc) it says so and exits 77. Run from the repository root.
+# --quick fits a scarce GPU session (under 8 minutes on an H200): no build of the whole tree and
+# no test suite; the parity programs on the GPU, the layer benchmark at the ViT-Tiny layer's and
+# the ViT-S/16 layer's shapes with the device counters, the ViT-Tiny step, one epoch of the
+# demo, and the PyTorch peer on the same GPU when torch is there (--peer-script, default
+# ../shared/gpu/peer_gpu.py); it writes the report and a Markdown table (mttt next to PyTorch and
+# the XLA reference) beside it. --bin DIR takes prebuilt programs (a bundle's bin/ from
+# ../shared/gpu/bundle.sh) instead of building them. Every step has a time limit.
+#
+# Without a GPU (or without nvcc, when it must build) it says so and exits 77. Run from the
+# repository root.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 out=gpu_report.json
 build=build-cuda
 dry_run=0
+quick=0
+bin=""
+logs=""
+peer_script=../shared/gpu/peer_gpu.py
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
-    *) echo "usage: bash tools/gpu_report.sh [--dry-run] [--out FILE] [--build DIR]" >&2; exit 2 ;;
+    --quick) quick=1; shift ;;
+    --bin) bin=$2; shift 2 ;;
+    --logs) logs=$2; shift 2 ;;
+    --peer-script) peer_script=$2; shift 2 ;;
+    *) echo "usage: bash tools/gpu_report.sh [--dry-run | --quick [--bin DIR] [--logs DIR] [--peer-script PY]] [--out FILE] [--build DIR]" >&2; exit 2 ;;
   esac
 done
+[ -n "$bin" ] && [ $quick -eq 0 ] && { echo "gpu_report: --bin goes with --quick" >&2; exit 2; }
 
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)
@@ -55,6 +74,10 @@ if [ $dry_run -eq 1 ]; then
   section[benchmarks]='{"planned": "BUILD/tools/bench/bench_foundation --sections gemm,batched --device cuda and bench_mttt --device cuda"}'
   write_report dry-run
   exit 0
+fi
+
+if [ $quick -eq 1 ]; then
+  exec bash "$(dirname "$0")/gpu_report_quick.sh" "$out" "$build" "$bin" "$logs" "$peer_script" "$nvcc" "$gpu" "${section[machine]}"
 fi
 
 if [ ! -x "$nvcc" ]; then
