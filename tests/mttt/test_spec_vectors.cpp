@@ -1,7 +1,6 @@
-// `mttt layer` against the PyTorch peer's spec vectors (tests/data/vectors, made by
-// ../shared/peer/make_vectors.py --seed 1 --B 2 --n 8 --d 12 --heads 3 --T 4 --no-vit
-// --convention spec): outputs and every gradient, float64 and float32, compared as the peer's
-// README says; then the command's refusals of bad input.
+// `mttt layer` against the layer test vectors (tests/data/vectors, made by the project's PyTorch
+// reference of docs/mttt-layer.md: tests/vectors/make_vectors.py make tests/data/vectors --seed 1):
+// outputs and every gradient, float64 and float32; then the command's refusals of bad input.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -56,7 +55,7 @@ double max_abs(const Tensor& t) { return max(abs(cast(t, DType::float64))).item<
 
 }  // namespace
 
-TEST_CASE("mttt layer reproduces the PyTorch peer's spec vectors, outputs and gradients") {
+TEST_CASE("mttt layer reproduces the PyTorch reference's vectors, outputs and gradients") {
   const std::string dir = env("MTTT_VECTORS");
   const std::string out = (fs::temp_directory_path() / fmt::format("mttt_layer_{}.safetensors", ::getpid())).string();
   int cases = 0;

@@ -1,7 +1,7 @@
 // `mttt layer KIND --heads H --params P --input X --out O [--cotangent C] [--steps T]
 //  [--eta E[,E...]] [--sgd] [--perm PERM] [--seed S] [--decoder-ln on|off]`
 // One drop-in layer on given parameters and input, for checks against other frameworks
-// (../shared/peer). Writes z; with a cotangent dz, the gradients of sum(z * dz) with respect to
+// (tests/vectors/reference.py in PyTorch). Writes z; with a cotangent dz, the gradients of sum(z * dz) with respect to
 // every parameter (frozen ones included) and to y; for TTT layers also the inner losses before
 // each step and the fast weights after it.
 #include <fmt/format.h>
