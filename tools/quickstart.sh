@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config g++ ccache libeigen3-dev catch2 libfmt-dev libtbb-dev zlib1g-dev
           libturbojpeg0-dev libjpeg-turbo-progs nlohmann-json3-dev libcli11-dev libopenblas-dev
-          dataset-fashion-mnist python3-matplotlib)
+          dataset-fashion-mnist python3-matplotlib libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
