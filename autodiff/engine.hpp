@@ -5,10 +5,16 @@
 //   backward(outputs, grad_outputs)                accumulates first-order gradients into the
 //                                                  leaves' `.grad`
 //
+// A leaf's gradient is final once the last rule that feeds it has run, which is usually long
+// before the sweep ends (parameters are the oldest nodes, swept last): the sweep hands each leaf
+// its total right then, and backward's `on_leaf_ready` sees it, so that a data-parallel trainer
+// can start reducing gradients while the sweep goes on.
+//
 // With create_graph the backward rules run with recording on, so the returned gradients are
 // themselves on the tape and can be differentiated again, to any order.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,7 +49,11 @@ template <class V>
 std::vector<V> grad(const std::vector<V>& outputs, const std::vector<V>& inputs,
                     const std::vector<V>& grad_outputs = {}, const GradOptions& options = {});
 
+// Called once for each leaf a backward() reaches, as soon as its `.grad` holds this sweep's total.
+template <class V> using LeafReady = std::function<void(const Node<V>* leaf)>;
+
 template <class V>
-void backward(const std::vector<V>& outputs, const std::vector<V>& grad_outputs = {}, bool retain_graph = false);
+void backward(const std::vector<V>& outputs, const std::vector<V>& grad_outputs = {}, bool retain_graph = false,
+              const LeafReady<V>& on_leaf_ready = {});
 
 }  // namespace mttt::autodiff

@@ -80,6 +80,22 @@ template <class V> class Sweep {
         needed = edges_[e] >= 0 && needed_[edges_[e]];
       needed_[k] = needed;
     }
+    // The last needed node (in sweep order) that feeds each needed leaf: after its rule the
+    // leaf's total is known. Consumers come before their inputs in sweep order.
+    const std::size_t n = order_.size();
+    std::vector<std::int64_t> last_feeder(n, -1);
+    for (std::size_t k = 0; k < n; ++k)
+      if (needed_[k])
+        for (std::int64_t e = edge_begin_[k]; e < edge_begin_[k + 1]; ++e)
+          if (edges_[e] >= 0 && leaf_[edges_[e]] && needed_[edges_[e]]) last_feeder[edges_[e]] = static_cast<std::int64_t>(k);
+    ready_begin_.assign(n + 1, 0);
+    for (std::size_t leaf = 0; leaf < n; ++leaf)
+      if (last_feeder[leaf] >= 0) ++ready_begin_[last_feeder[leaf] + 1];
+    for (std::size_t k = 0; k < n; ++k) ready_begin_[k + 1] += ready_begin_[k];
+    ready_.assign(ready_begin_[n], 0);
+    std::vector<std::int64_t> fill(ready_begin_.begin(), ready_begin_.end() - 1);
+    for (std::size_t leaf = 0; leaf < n; ++leaf)
+      if (last_feeder[leaf] >= 0) ready_[fill[last_feeder[leaf]]++] = static_cast<std::int64_t>(leaf);
   }
 
   void seed(const std::vector<V>& outputs, const std::vector<V>& grad_outputs) {
@@ -104,44 +120,58 @@ template <class V> class Sweep {
   }
 
   // The reverse sweep. `on_reached(node, cotangent)` sees each needed node's total cotangent
-  // before its rule runs; it returns false to stop there (leaves).
+  // before its rule runs; it returns false to stop there (leaves). A leaf is reached right after
+  // the last rule that feeds it, not at its own (late) place in the sweep.
   template <class OnReached> void run(bool create_graph, bool retain_graph, OnReached&& on_reached) {
     GradModeScope mode(create_graph);
     for (std::size_t k = 0; k < order_.size(); ++k) {
-      NodeP node = order_[k];
-      // Edges are resolved already: the node's mark can go now, while the node is in cache.
-      node->slot_ = -1;
-      reset_from_ = k + 1;
-      if (!needed_[k] || !Traits::defined(cotangents_[k])) continue;
-      V cotangent = std::move(cotangents_[k]);
-      cotangents_[k] = V();
-      if (!on_reached(node, cotangent)) continue;
-      const std::int64_t first = edge_begin_[k], count = edge_begin_[k + 1] - first;
-      std::uint64_t mask = 0;
-      for (std::int64_t j = 0; j < count; ++j)
-        if (edges_[first + j] >= 0 && needed_[edges_[first + j]]) mask |= std::uint64_t{1} << j;
-      if (!mask) continue;
-      std::vector<V> input_cotangents;
-      {
-        ProfileScope profile(node->name(), Phase::backward);
-        BackwardOpScope current(node->name());
-        input_cotangents = node->vjp(cotangent, NeedsGrad(mask));
-      }
-      if (!retain_graph) node->release_saved();
-      for (std::int64_t j = 0; j < count; ++j) {
-        if (!((mask >> j) & 1u) || j >= static_cast<std::int64_t>(input_cotangents.size()) ||
-            !Traits::defined(input_cotangents[j]))
-          continue;
-        if (anomaly_enabled() && !Traits::all_finite(input_cotangents[j]))
-          throw std::runtime_error(std::string("[anomaly] the backward rule of '") + node->name() +
-                                   "' produced NaN or Inf in the cotangent of its input " + std::to_string(j) + " (" +
-                                   Traits::describe(input_cotangents[j]) + ")");
-        accumulate(edges_[first + j], input_cotangents[j]);
+      step(k, retain_graph, on_reached);
+      for (std::int64_t r = ready_begin_[k]; r < ready_begin_[k + 1]; ++r) {
+        const auto leaf = static_cast<std::size_t>(ready_[r]);
+        if (!Traits::defined(cotangents_[leaf])) continue;
+        V cotangent = std::move(cotangents_[leaf]);
+        cotangents_[leaf] = V();  // its own place in the sweep finds nothing left to do
+        on_reached(order_[leaf], cotangent);
       }
     }
   }
 
  private:
+  // Node k of the sweep: its total cotangent to on_reached, then its rule, whose results
+  // accumulate into its inputs.
+  template <class OnReached> void step(std::size_t k, bool retain_graph, OnReached& on_reached) {
+    NodeP node = order_[k];
+    // Edges are resolved already: the node's mark can go now, while the node is in cache.
+    node->slot_ = -1;
+    reset_from_ = k + 1;
+    if (!needed_[k] || !Traits::defined(cotangents_[k])) return;
+    V cotangent = std::move(cotangents_[k]);
+    cotangents_[k] = V();
+    if (!on_reached(node, cotangent)) return;
+    const std::int64_t first = edge_begin_[k], count = edge_begin_[k + 1] - first;
+    std::uint64_t mask = 0;
+    for (std::int64_t j = 0; j < count; ++j)
+      if (edges_[first + j] >= 0 && needed_[edges_[first + j]]) mask |= std::uint64_t{1} << j;
+    if (!mask) return;
+    std::vector<V> input_cotangents;
+    {
+      ProfileScope profile(node->name(), Phase::backward);
+      BackwardOpScope current(node->name());
+      input_cotangents = node->vjp(cotangent, NeedsGrad(mask));
+    }
+    if (!retain_graph) node->release_saved();
+    for (std::int64_t j = 0; j < count; ++j) {
+      if (!((mask >> j) & 1u) || j >= static_cast<std::int64_t>(input_cotangents.size()) ||
+          !Traits::defined(input_cotangents[j]))
+        continue;
+      if (anomaly_enabled() && !Traits::all_finite(input_cotangents[j]))
+        throw std::runtime_error(std::string("[anomaly] the backward rule of '") + node->name() +
+                                 "' produced NaN or Inf in the cotangent of its input " + std::to_string(j) + " (" +
+                                 Traits::describe(input_cotangents[j]) + ")");
+      accumulate(edges_[first + j], input_cotangents[j]);
+    }
+  }
+
   struct Visited {
     NodeP node;
     std::uint64_t sequence;
@@ -171,6 +201,7 @@ template <class V> class Sweep {
   std::vector<std::int64_t> edge_begin_, edges_;  // inputs of order_[k]: positions, -1 for none
   std::vector<V> cotangents_;
   std::vector<bool> needed_;
+  std::vector<std::int64_t> ready_begin_, ready_;  // leaves whose total is known after order_[k]
   std::size_t reset_from_ = 0;           // order_[k]->slot_ is still set for k >= reset_from_
 };
 
@@ -217,16 +248,19 @@ std::vector<V> grad(const std::vector<V>& outputs, const std::vector<V>& inputs,
   return results;
 }
 
-template <class V> void backward(const std::vector<V>& outputs, const std::vector<V>& grad_outputs, bool retain_graph) {
+template <class V>
+void backward(const std::vector<V>& outputs, const std::vector<V>& grad_outputs, bool retain_graph,
+              const LeafReady<V>& on_leaf_ready) {
   using Traits = ValueTraits<V>;
   refuse_nested_sweep("backward");
   Sweep<V> sweep(outputs);
   sweep.mark_needed([](const Node<V>*, bool leaf) { return leaf; });
   sweep.seed(outputs, grad_outputs);
-  sweep.run(false, retain_graph, [](Node<V>* node, const V& cotangent) {
+  sweep.run(false, retain_graph, [&on_leaf_ready](Node<V>* node, const V& cotangent) {
     if (!node->is_leaf()) return true;
     auto* leaf = static_cast<LeafNode<V>*>(node);
     leaf->grad = Traits::defined(leaf->grad) ? Traits::add(leaf->grad, cotangent) : cotangent;
+    if (on_leaf_ready) on_leaf_ready(leaf);
     return false;
   });
 }

@@ -39,6 +39,11 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
   autodiff::backward<Tensor>(outputs, grad_outputs, retain_graph);
 }
 
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, bool retain_graph,
+              const autodiff::LeafReady<Tensor>& on_leaf_ready) {
+  autodiff::backward<Tensor>(outputs, grad_outputs, retain_graph, on_leaf_ready);
+}
+
 namespace detail {
 
 NodeList recording_inputs(std::span<const Tensor> inputs) {

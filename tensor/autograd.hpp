@@ -41,6 +41,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 // One scalar output, one input.
 Tensor grad(const Tensor& output, const Tensor& input, const GradOptions& options = {});
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs = {}, bool retain_graph = false);
+// The same, calling `on_leaf_ready` for each leaf as soon as its `.grad` holds this sweep's total
+// (compare with `parameter.node().get()`), while the sweep goes on.
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, bool retain_graph,
+              const autodiff::LeafReady<Tensor>& on_leaf_ready);
 
 // Times an operation for the profiler (forward phase); put one at the top of each op.
 using OpScope = autodiff::ProfileScope;

@@ -1,36 +1,36 @@
 #include "nn/distributed/gradient_buckets.hpp"
 
-#include <memory>
-
 namespace mttt::nn {
 
-GradientBuckets::GradientBuckets(std::vector<Tensor> parameters, std::size_t bucket_bytes)
-    : parameters_(std::move(parameters)) {
+GradientBuckets::GradientBuckets(std::vector<Tensor> parameters, distributed::Communicator& comm, std::size_t bucket_bytes)
+    : parameters_(std::move(parameters)), comm_(comm), bucket_of_(parameters_.size()) {
   check(bucket_bytes > 0, "GradientBuckets", "bucket_bytes must be positive");
   Bucket current;
-  std::int64_t current_bytes = 0;
+  std::int64_t elements = 0;
   auto close = [&] {
     if (current.members.empty()) return;
     const Tensor& first = parameters_[current.members.front()];
-    current.flat = Tensor::empty({current_bytes / static_cast<std::int64_t>(itemsize(first.dtype()))}, first.dtype(),
-                                 first.device());
+    current.flags = elements;
+    current.flat = Tensor::empty({elements + static_cast<std::int64_t>(current.members.size())}, first.dtype(), first.device());
+    for (std::size_t m : current.members) bucket_of_[m] = buckets_.size();
     buckets_.push_back(std::move(current));
     current = Bucket();
-    current_bytes = 0;
+    elements = 0;
   };
   for (std::size_t k = parameters_.size(); k-- > 0;) {
     const Tensor& p = parameters_[k];
     check(p.defined(), "GradientBuckets", "parameter {} is undefined", k);
-    const auto bytes = p.numel() * static_cast<std::int64_t>(itemsize(p.dtype()));
+    check(is_floating(p.dtype()), "GradientBuckets", "parameter {} is {}: gradients are floating", k, to_string(p.dtype()));
     if (!current.members.empty()) {
       const Tensor& first = parameters_[current.members.front()];
-      if (first.dtype() != p.dtype() || first.device() != p.device() ||
-          current_bytes + bytes > static_cast<std::int64_t>(bucket_bytes))
+      const auto bytes = (elements + p.numel()) * static_cast<std::int64_t>(itemsize(p.dtype()));
+      if (first.dtype() != p.dtype() || first.device() != p.device() || bytes > static_cast<std::int64_t>(bucket_bytes))
         close();
     }
-    current.offsets.push_back(current_bytes / static_cast<std::int64_t>(itemsize(p.dtype())));
+    current.offsets.push_back(elements);
     current.members.push_back(k);
-    current_bytes += bytes;
+    elements += p.numel();
+    if (p.node()) index_of_node_[p.node().get()] = k;
   }
   close();
 }
@@ -41,19 +41,44 @@ std::int64_t GradientBuckets::bytes_per_step() const {
   return bytes;
 }
 
-void GradientBuckets::average(distributed::Communicator& comm) {
-  if (comm.size() == 1) return;
-  NoGrad no_grad;
-  // Which parameters have a gradient on some rank: one small collective before the buckets.
-  const auto n = static_cast<std::int64_t>(parameters_.size());
-  std::vector<double> present(static_cast<std::size_t>(n));
-  for (std::int64_t k = 0; k < n; ++k) present[static_cast<std::size_t>(k)] = parameters_[static_cast<std::size_t>(k)].grad().defined();
-  Tensor anywhere = from_vector(present, {n}, {DType::float64});
-  comm.all_reduce(anywhere);
-  const std::vector<double> ranks_with_grad = anywhere.to_vector<double>();
+void GradientBuckets::begin_step() {
+  pending_.clear();
+  for (const Bucket& b : buckets_) pending_.push_back(b.members.size());
+  next_launch_ = 0;
+  in_flight_.clear();
+}
 
-  std::vector<std::unique_ptr<distributed::Work>> in_flight;
-  for (Bucket& b : buckets_) {
+void GradientBuckets::backward(const Tensor& loss) {
+  if (comm_.size() == 1) {
+    loss.backward();
+    return;
+  }
+  begin_step();
+  mttt::backward({loss}, {}, false, [this](const autodiff::Node<Tensor>* leaf) {
+    if (auto it = index_of_node_.find(leaf); it != index_of_node_.end()) parameter_ready(it->second);
+  });
+  launch_ready_buckets(true);
+  finish();
+}
+
+void GradientBuckets::average() {
+  if (comm_.size() == 1) return;
+  begin_step();
+  launch_ready_buckets(true);
+  finish();
+}
+
+void GradientBuckets::parameter_ready(std::size_t index) {
+  std::size_t& left = pending_[bucket_of_[index]];
+  if (left > 0) --left;
+  launch_ready_buckets(false);
+}
+
+// Starts the next buckets in order while they are ready (every one, ready or not, when flushing).
+void GradientBuckets::launch_ready_buckets(bool flush) {
+  NoGrad no_grad;
+  while (next_launch_ < buckets_.size() && (flush || pending_[next_launch_] == 0)) {
+    Bucket& b = buckets_[next_launch_++];
     for (std::size_t j = 0; j < b.members.size(); ++j) {
       const Tensor& p = parameters_[b.members[j]];
       Tensor slot = reshape(slice(b.flat, 0, b.offsets[j], b.offsets[j] + p.numel()), p.shape());
@@ -62,23 +87,37 @@ void GradientBuckets::average(distributed::Communicator& comm) {
         copy_(slot, g);
       else
         fill_(slot, 0);
+      const auto flag = b.flags + static_cast<std::int64_t>(j);
+      fill_(slice(b.flat, 0, flag, flag + 1), g.defined() ? 1.0 : 0.0);
     }
-    in_flight.push_back(comm.all_reduce_async(b.flat, distributed::Reduction::average));
+    in_flight_.push_back(comm_.all_reduce_async(b.flat, distributed::Reduction::average));
   }
+}
+
+void GradientBuckets::finish() {
+  NoGrad no_grad;
   for (std::size_t i = 0; i < buckets_.size(); ++i) {
-    in_flight[i]->wait();
+    in_flight_[i]->wait();
     Bucket& b = buckets_[i];
+    // The flags matter only for a gradient this rank lacks: read them (a host synchronisation on
+    // a GPU) only then.
+    bool all_local = true;
+    for (std::size_t m : b.members) all_local = all_local && parameters_[m].grad().defined();
+    std::vector<double> flags(b.members.size(), 1.0);
+    if (!all_local)
+      flags = cast(slice(b.flat, 0, b.flags, b.flags + static_cast<std::int64_t>(b.members.size())), DType::float64)
+                  .to_vector<double>();
     for (std::size_t j = 0; j < b.members.size(); ++j) {
+      if (flags[j] == 0) continue;  // no rank has a gradient: it stays undefined
       Tensor p = parameters_[b.members[j]];
-      if (ranks_with_grad[b.members[j]] == 0) continue;  // no rank used it: it stays without a gradient
       Tensor slot = reshape(slice(b.flat, 0, b.offsets[j], b.offsets[j] + p.numel()), p.shape());
-      Tensor g = p.grad();
-      if (g.defined())
+      if (Tensor g = p.grad(); g.defined())
         copy_(g, slot);
       else
         p.set_grad(contiguous(slot * 1.0));  // a copy: the bucket is overwritten next step
     }
   }
+  in_flight_.clear();
 }
 
 }  // namespace mttt::nn

@@ -265,3 +265,37 @@ TEST_CASE("an op with a first-order-only rule refuses create_graph instead of an
   REQUIRE_THROWS_WITH(grad(sum(cube_first_order(x)), x, {.create_graph = true}),
                       Catch::Contains("[cube_first_order]") && Catch::Contains("first-order only"));
 }
+
+TEST_CASE("backward hands each leaf its gradient as soon as the last rule feeding it has run") {
+  // A three-layer chain: w2 feeds only the last op, so its gradient is final first; w0 feeds the
+  // first op and is final last. Each leaf is reported once, with its .grad already complete.
+  Tensor x = vec({0.5, -1.0, 2.0});
+  Tensor w0 = vec({1, 2, 3}).requires_grad_(), w1 = vec({0.5, 0.25, 2}).requires_grad_(),
+         w2 = vec({-1, 1, 3}).requires_grad_();
+  Tensor h0 = tanh(x * w0), h1 = tanh(h0 * w1 + w0), y = sum(h1 * w2);
+  std::vector<std::string> order;
+  std::vector<std::vector<double>> seen;
+  backward({y}, {}, false, [&](const autodiff::Node<Tensor>* leaf) {
+    for (auto [name, w] : {std::pair{"w0", &w0}, std::pair{"w1", &w1}, std::pair{"w2", &w2}})
+      if (w->node().get() == leaf) {
+        order.push_back(name);
+        seen.push_back(w->grad().to_vector<double>());
+      }
+  });
+  CHECK(order == std::vector<std::string>{"w2", "w1", "w0"});
+  // What the hook saw is the final gradient, the same as a plain backward's.
+  Tensor a = w0.detach().requires_grad_(), b = w1.detach().requires_grad_(), c = w2.detach().requires_grad_();
+  sum(tanh(tanh(x * a) * b + a) * c).backward();
+  CHECK(seen[2] == a.grad().to_vector<double>());
+  CHECK(seen[1] == b.grad().to_vector<double>());
+  CHECK(seen[0] == c.grad().to_vector<double>());
+  CHECK(w0.grad().to_vector<double>() == a.grad().to_vector<double>());
+}
+
+TEST_CASE("a leaf that is itself an output and feeds a rule gets one report with its whole gradient") {
+  Tensor w = vec({1, 2}).requires_grad_();
+  int reports = 0;
+  backward({sum(w * w), sum(w)}, {}, false, [&](const autodiff::Node<Tensor>*) { ++reports; });
+  CHECK(reports == 1);
+  CHECK(w.grad().to_vector<double>() == std::vector<double>{3, 5});  // 2w + 1
+}
