@@ -1,6 +1,7 @@
 // Autodiff from Python: grad and backward, the grad and anomaly modes (python/mttt/_context.py
 // makes them context managers), gradcheck to any order, the profiler, and the run-time
 // switches (threads, fusion, determinism, memory statistics).
+#include <fmt/format.h>
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
@@ -60,9 +61,8 @@ void bind_autodiff(py::module_& m) {
       .def_readonly("message", &GradcheckResult::message)
       .def("__bool__", [](const GradcheckResult& r) { return r.ok; })
       .def("__repr__", [](const GradcheckResult& r) {
-        return "GradcheckResult(ok=" + std::string(r.ok ? "True" : "False") + ", max_abs_error=" +
-               std::to_string(r.max_abs_error) + ", max_rel_error=" + std::to_string(r.max_rel_error) +
-               (r.message.empty() ? "" : ", message=" + r.message) + ")";
+        return fmt::format("GradcheckResult(ok={}, max_abs_error={:.3g}, max_rel_error={:.3g}{})", r.ok ? "True" : "False",
+                           r.max_abs_error, r.max_rel_error, r.message.empty() ? "" : ", message=" + r.message);
       });
   m.def("gradcheck", [](py::function f, std::vector<Tensor> inputs, int order, double eps, double atol, double rtol,
                         std::uint64_t seed) {
