@@ -2,7 +2,7 @@
 researcher checks a layer against their own code: the same parameters and input, exchanged by
 DLPack, the output and every gradient compared (float64, to rounding error).
 
-The PyTorch side is the spec's forward (../shared/spec/mttt-layer.md, "Forward"), full-batch
+The PyTorch side is the layer of docs/mttt-layer.md ("The TTT layer", MLP learner), full-batch
 gradient steps, decoder LN on, written for all images and heads at once.
 
 Run: PYTHONPATH=build/python python3 examples/python/mttt_mlp_vs_torch.py [--steps T]
