@@ -41,8 +41,6 @@ py::dict eval_dict(const nn::EvalResult& r) {
                   py::arg("inner_losses") = r.inner_losses);
 }
 
-}  // namespace
-
 void bind_optimizers(py::module_& m) {
   py::class_<nn::Optimizer>(m, "Optimizer", "updates parameters from their accumulated .grad (nn/optim/optimizer.hpp)")
       .def("step", [](nn::Optimizer& o) { o.step(); })
@@ -91,6 +89,8 @@ void bind_optimizers(py::module_& m) {
            py::arg("decay_patterns") = std::vector<std::string>{"*"}, py::arg("frozen") = std::vector<std::string>{},
            py::arg("momentum") = 0.9, py::arg("nesterov") = false, doc);
 }
+
+}  // namespace
 
 void bind_train(py::module_& m) {
   bind_optimizers(m);
