@@ -1,6 +1,6 @@
 """The Python examples run and show what they claim: the bilevel tutorial's outer loop beats
-every fixed map while its inner loop learns each test instance, and MTTT-MLP agrees with the
-PyTorch implementation to rounding error."""
+every fixed map while its inner loop learns each test instance, printing what the C++ program
+prints, and MTTT-MLP agrees with the PyTorch implementation to rounding error."""
 
 import os
 import re
@@ -10,6 +10,7 @@ import sys
 import pytest
 
 ROOT = os.environ.get("MTTT_SOURCE_ROOT") or os.path.join(os.path.dirname(__file__), "..", "..")
+BUILD = os.environ.get("MTTT_BUILD_ROOT") or os.path.join(ROOT, "build")
 
 
 def run(script, *args):
@@ -29,6 +30,9 @@ def test_bilevel_tutorial():
     for row in rows:
         inner = [float(v) for v in row[3].split(" -> ")]
         assert all(b < a for a, b in zip(inner, inner[1:]))  # every inner step lowers the inner loss
+    cpp = os.path.join(BUILD, "examples", "bilevel", "bilevel")
+    if os.path.exists(cpp):  # the same seeds, ops and order: the same numbers as bilevel.cpp
+        assert out == subprocess.run([cpp], capture_output=True, text=True, timeout=600, check=True).stdout
 
 
 def test_mttt_mlp_against_pytorch(torch):
