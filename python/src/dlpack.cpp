@@ -106,8 +106,22 @@ Tensor import_capsule(py::capsule capsule) {
 
 void bind_dlpack(py::module_& m) {
   py::class_<Tensor> t = py::reinterpret_borrow<py::class_<Tensor>>(m.attr("Tensor"));
-  t.def("__dlpack__", &to_dlpack, py::kw_only(), py::arg("stream") = py::none(),
-        "a DLPack capsule sharing this tensor's memory (its values: the tape does not travel)");
+  // max_version, dl_device and copy are the 2023 revision's keywords: the capsule stays the
+  // unversioned kind, which such consumers accept from producers that do not version.
+  t.def("__dlpack__", [](const Tensor& x, py::object stream, py::object /*max_version*/, py::object device, py::object copy) {
+          if (!device.is_none()) {
+            auto wanted = device.cast<std::pair<int, int>>();
+            DLDevice d = dl_device(x.device());
+            if (wanted.first != static_cast<int>(d.device_type) || wanted.second != d.device_id)
+              throw py::buffer_error("__dlpack__: the tensor is on " + to_string(x.device()) + "; export to another device is not supported");
+          }
+          if (copy.is_none() || !copy.cast<bool>()) return to_dlpack(x, stream);
+          Tensor fresh = empty(x.shape(), {x.dtype(), x.device()});
+          copy_(fresh, x.detach());
+          return to_dlpack(fresh, stream);
+        },
+        py::kw_only(), py::arg("stream") = py::none(), py::arg("max_version") = py::none(), py::arg("dl_device") = py::none(),
+        py::arg("copy") = py::none(), "a DLPack capsule sharing this tensor's memory (its values: the tape does not travel)");
   t.def("__dlpack_device__", [](const Tensor& x) {
     DLDevice d = dl_device(x.device());
     return py::make_tuple(static_cast<int>(d.device_type), d.device_id);

@@ -64,8 +64,14 @@ def test_foreign_dtypes_are_refused_never_reinterpreted():
         mttt.from_dlpack([1, 2, 3])
 
 
-def test_dlpack_device():
-    assert mttt.ones(2).__dlpack_device__() == (1, 0)  # kDLCPU
+def test_dlpack_device_and_the_2023_keywords():
+    x = mttt.ones(2)
+    assert x.__dlpack_device__() == (1, 0)  # kDLCPU
+    shared = np.from_dlpack(x)
+    copied = mttt.from_dlpack(x.__dlpack__(max_version=(1, 0), dl_device=(1, 0), copy=True))
+    assert copied.tolist() == [1.0, 1.0] and shared.tolist() == [1.0, 1.0]
+    with pytest.raises(BufferError, match="another device"):
+        x.__dlpack__(dl_device=(2, 0))
 
 
 def test_torch_round_trip(torch):
