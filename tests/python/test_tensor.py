@@ -121,3 +121,15 @@ def test_engine_errors_arrive_with_their_message():
         mttt.ones(2) + mttt.ones(2, dtype=mttt.float64)
     with pytest.raises(mttt.Error, match=r"\[reshape\]"):
         mttt.ones((2, 3)).reshape(4)
+
+
+def test_constructor_and_devices():
+    x = mttt.Tensor([[1, 2], [3, 4]], dtype=mttt.float64, requires_grad=True)
+    assert x.dtype == mttt.float64 and x.requires_grad and x.is_leaf
+    try:
+        h = mttt.arange(4, dtype=mttt.float64).to("thrust-host")
+    except mttt.Error as e:  # a build without CUDA's Thrust headers has no thrust-host device
+        pytest.skip(str(e))
+    assert h.device == "thrust-host" and h.__dlpack_device__() == (1, 0)  # host memory
+    np.testing.assert_array_equal(np.from_dlpack(h), [0, 1, 2, 3])
+    assert (h * 2).cpu().tolist() == [0.0, 2.0, 4.0, 6.0]

@@ -64,3 +64,13 @@ def test_bad_config_is_refused(tmp_path):
         mttt.train(bad)
     with pytest.raises(TypeError, match="callable"):
         mttt.train(config(tmp_path), callback=3)
+
+
+def test_trainer_step_by_step(tmp_path):
+    trainer = mttt.Trainer(config(tmp_path, checkpoint=False), overrides=["optim.lr=0.001"])
+    assert trainer.total_steps == 4 and trainer.step == 0
+    losses = [trainer.train_step() for _ in range(2)]
+    assert trainer.step == 2 and all(math.isfinite(v) for v in losses)
+    result = trainer.evaluate()
+    assert result["examples"] == 100 and "blocks.0.layer" in result["inner_losses"]
+    assert "blocks.0.layer.inner.0.kernel" in trainer.model.parameters()
