@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config g++ ccache libeigen3-dev catch2 libfmt-dev libtbb-dev zlib1g-dev
           libturbojpeg0-dev libjpeg-turbo-progs nlohmann-json3-dev libcli11-dev libopenblas-dev
-          dataset-fashion-mnist python3-matplotlib libopenmpi-dev openmpi-bin)
+          dataset-fashion-mnist python3-matplotlib libopenmpi-dev openmpi-bin
+          pybind11-dev python3-pybind11 libdlpack-dev python3-numpy python3-pytest python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -144,6 +144,7 @@ double Trainer::train_step(bool log) {
                              {"grad_norm", optimizer_->last_grad_norm()}};
     if (!inner.empty()) record["inner_losses"] = inner;
     metrics_->write(record);
+    if (on_record) on_record(record);
   }
   for (auto& [name, r] : reporters) r->collect_inner_losses(false);
   return loss_value;
@@ -157,6 +158,7 @@ void Trainer::log_eval(const EvalResult& r, std::int64_t epoch, double train_sec
                            {"train_seconds", train_seconds}};
   if (!r.inner_losses.empty()) record["inner_losses"] = r.inner_losses;
   metrics_->write(record);
+  if (on_record) on_record(record);
   std::string inner;
   for (const auto& [name, values] : r.inner_losses)
     inner += fmt::format("\n  {} inner loss: {:.4f}", name, fmt::join(values, " -> "));

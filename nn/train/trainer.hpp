@@ -7,6 +7,7 @@
 // steps with create_graph, and loss.backward() differentiates through them.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,6 +40,11 @@ class Trainer {
   // One update (all of its accumulated micro-batches); returns the loss. `log` writes a
   // training record. For callers that time steps (mttt dryrun).
   double train_step(bool log);
+
+  // Called with each record once it is written to metrics.jsonl (a training record every
+  // run.log_every steps, an evaluation record per epoch); it may throw to stop the run (the
+  // Python module's per-step callback).
+  std::function<void(const nlohmann::json& record)> on_record;
 
   ViT& model() { return *model_; }
   std::int64_t step() const { return step_; }
