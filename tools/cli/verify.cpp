@@ -101,6 +101,11 @@ void run(VerifyArgs& args) {
     for (const auto& name : ttt::verify_groups()) fmt::print("{}\n", name);
     return;
   }
+  if (!args.json.empty()) {  // before a run of a minute, not after it
+    const auto folder = std::filesystem::absolute(args.json).parent_path();
+    check(std::filesystem::is_directory(folder), "verify", "--json {}: the folder {} does not exist", args.json,
+          folder.string());
+  }
   args.options.device = parse_device(args.device);
   backend(args.options.device);  // throws, saying how to build it, for a device this build lacks
   RowProgress progress;
