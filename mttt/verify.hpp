@@ -17,9 +17,10 @@
 //    terms along its longest chain (tokens, width, head width); rounding errors of random sign
 //    grow as sqrt(n), so the estimate is u sqrt(N + D + d), u the unit roundoff (2^-53 or 2^-24);
 //  - finite differences, error |AD - FD| of w^T J v: the central difference of <f, w> over 2 eps
-//    carries the rounding of f's evaluation, u_64 sqrt(N + D + d) ||w * f(x)||_2 / eps, plus its
-//    truncation eps^2 |d^3 <f, w> / d t^3| / 6, measured from a second difference at 2 eps
-//    (gradcheck's `rounding` and `truncation`).
+//    carries the rounding of f's evaluation, u_64 sqrt(n) ||w * f(x)||_2 / eps with n = N + D + d
+//    for the inner loss and T (N + D + d) for the layer (T inner steps), plus its truncation
+//    eps^2 |d^3 <f, w> / d t^3| / 6, measured from a second difference at 2 eps (gradcheck's
+//    `rounding` and `truncation`).
 #pragma once
 
 #include <cstdint>

@@ -37,10 +37,11 @@ std::string check_name(int steps, bool sgd) {
 }
 
 // The error of gradcheck's comparisons, and its estimate: the central differences' rounding,
-// scaled by the terms that one evaluation of the function sums, and their measured truncation.
-void add(const Context& c, int steps, bool sgd, const std::string& quantity, const GradcheckResult& r) {
+// scaled by the terms that one evaluation of the function sums along its chain (`passes` times
+// N + D + d: the layer's output goes through T inner steps), and their measured truncation.
+void add(const Context& c, int steps, bool sgd, const std::string& quantity, const GradcheckResult& r, int passes) {
   c.add(check_name(steps, sgd), DType::float64, quantity, r.max_abs_error,
-        r.rounding * std::sqrt(summed_terms(c.shape)) + r.truncation);
+        r.rounding * std::sqrt(passes * summed_terms(c.shape)) + r.truncation);
 }
 
 // gradcheck's fast mode on the inputs laid end to end as one vector, so that a direction moves
@@ -94,7 +95,7 @@ void mlp_inner_gradient(const Context& c, int steps, bool sgd) {
   auto r = joint_gradcheck(
       [&](const std::vector<Tensor>& v) { return reconstruction_loss(p, u.options, FastWeights{v}, K_S, y_S); }, w);
   add(c, steps, sgd, steps == 1 ? "inner gradient (eq. 2) at W0" : fmt::format("inner gradient (eq. 2) at W{}", steps - 1),
-      r);
+      r, 1);
 }
 
 void mlp_outer_gradient(const Context& c, int steps, bool sgd) {
@@ -112,7 +113,7 @@ void mlp_outer_gradient(const Context& c, int steps, bool sgd) {
         return ttt_forward(q, u.options, v[0], u.forward).z;
       },
       {u.y, p.inner.tensors[0].detach(), p.phi_kernel.detach(), p.g_kernel.detach(), p.decoder_ln_scale.detach()});
-  add(c, steps, sgd, "outer gradient (second order)", r);
+  add(c, steps, sgd, "outer gradient (second order)", r, steps);
 }
 
 }  // namespace mttt::ttt::verify_detail
