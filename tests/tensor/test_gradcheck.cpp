@@ -1,6 +1,7 @@
 // gradcheck itself: the fast mode (w^T J v along random directions) agrees with the full mode
 // (every element) on correct rules at orders 1 and 2, with broadcast and strided inputs; both
-// fail on a deliberately broken rule; the fast mode's cost does not grow with the inputs' size.
+// fail on a deliberately broken rule; the fast mode's cost does not grow with the inputs' size; both run
+// on the inputs' device.
 #include "helpers.hpp"
 
 #include "tensor/autograd.hpp"
@@ -122,4 +123,18 @@ TEST_CASE("gradcheck: bad options are errors naming gradcheck") {
                     Catch::Matchers::Contains("[gradcheck]") && Catch::Matchers::Contains("directions"));
   CHECK_THROWS_WITH(gradcheck(f, inputs, {.eps = 0}),
                     Catch::Matchers::Contains("[gradcheck]") && Catch::Matchers::Contains("eps"));
+}
+
+TEST_CASE("gradcheck: both modes run on the inputs' device (thrust-host)") {
+  const Device host{DeviceType::thrust_host, 0};
+  TensorFunction f = [](const std::vector<Tensor>& x) { return softmax(matmul(x[0], x[1]), -1) * x[2]; };
+  std::vector<Tensor> inputs = {to(rnd({3, 4}, -1, 1, 1), host), to(rnd({4, 5}, -1, 1, 2), host),
+                                to(rnd({5}, -1, 1, 3), host)};
+  for (bool fast : {false, true}) {
+    GradcheckResult r = gradcheck(f, inputs, {.order = 2, .fast = fast});
+    INFO((fast ? "fast" : "full") << ": " << r.message);
+    CHECK(r.ok);
+  }
+  TensorFunction broken = [](const std::vector<Tensor>& x) { return planted_sin(x[0], Plant::wrong_first_order); };
+  CHECK_FALSE(gradcheck(broken, {to(rnd({4}, -1, 1, 4), host)}, {.fast = true}).ok);
 }
