@@ -66,8 +66,9 @@ std::vector<Group> all_groups() {
     bool sgd;
   };
   for (Case k : {Case{"mlp-t1", 1, false}, Case{"mlp-t4-gd", 4, false}, Case{"mlp-t4-sgd", 4, true}}) {
-    groups.push_back({std::string(k.name) + "/inner", [k](const Context& c) { mlp_inner_gradient(c, k.steps, k.sgd); }});
-    groups.push_back({std::string(k.name) + "/outer", [k](const Context& c) { mlp_outer_gradient(c, k.steps, k.sgd); }});
+    const std::string name = k.name;
+    groups.push_back({name + "/inner", [k](const Context& c) { mlp_inner_gradient(c, k.steps, k.sgd); }});
+    groups.push_back({name + "/outer", [k](const Context& c) { mlp_outer_gradient(c, k.steps, k.sgd); }});
   }
   return groups;
 }

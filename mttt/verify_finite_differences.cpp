@@ -94,8 +94,7 @@ void mlp_inner_gradient(const Context& c, int steps, bool sgd) {
   }
   auto r = joint_gradcheck(
       [&](const std::vector<Tensor>& v) { return reconstruction_loss(p, u.options, FastWeights{v}, K_S, y_S); }, w);
-  add(c, steps, sgd, steps == 1 ? "inner gradient (eq. 2) at W0" : fmt::format("inner gradient (eq. 2) at W{}", steps - 1),
-      r, 1);
+  add(c, steps, sgd, fmt::format("inner gradient (eq. 2) at W{}", steps - 1), r, 1);
 }
 
 void mlp_outer_gradient(const Context& c, int steps, bool sgd) {

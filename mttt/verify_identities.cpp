@@ -21,7 +21,9 @@ double max_magnitude(const Tensor& t) {
   NoGrad off;
   return max(abs(cast(t, DType::float64))).item<double>();
 }
-double relative_error(const Tensor& a, const Tensor& b) { return max_difference(a, b) / std::max(max_magnitude(b), 1e-300); }
+double relative_error(const Tensor& a, const Tensor& b) {
+  return max_difference(a, b) / std::max(max_magnitude(b), 1e-300);
+}
 
 // (H, D, d) per-head projections as one (D, H d) dense kernel, heads side by side.
 Tensor heads_side_by_side(const Tensor& kernel) {

@@ -67,7 +67,9 @@ class Comparison {
     NoGrad off;
     auto at = [&](double step) {
       r_.evaluations += 2;
-      return (sum(f(shifted(step)) * w).template item<double>() - sum(f(shifted(-step)) * w).template item<double>()) / (2 * step);
+      const double plus = sum(f(shifted(step)) * w).template item<double>();
+      const double minus = sum(f(shifted(-step)) * w).template item<double>();
+      return (plus - minus) / (2 * step);
     };
     const double d = at(o_.eps);
     // D(h) = f' + h^2 f''' / 6 + O(h^4): D(2 eps) - D(eps) is three times D(eps)'s truncation.
@@ -89,7 +91,8 @@ class Comparison {
     r_.max_abs_numeric = std::max(r_.max_abs_numeric, std::abs(numeric));
     if (err > o_.atol + o_.rtol * std::abs(numeric) && r_.ok) {
       r_.ok = false;
-      r_.message = fmt::format("order {}: {}: AD {:.12g} vs finite differences {:.12g}", o_.order, where(), ad, numeric);
+      r_.message =
+          fmt::format("order {}: {}: AD {:.12g} vs finite differences {:.12g}", o_.order, where(), ad, numeric);
     }
   }
 

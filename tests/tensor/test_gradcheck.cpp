@@ -1,7 +1,7 @@
 // gradcheck itself: the fast mode (w^T J v along random directions) agrees with the full mode
 // (every element) on correct rules at orders 1 and 2, with broadcast and strided inputs; both
-// fail on a deliberately broken rule; the fast mode's cost does not grow with the inputs' size; both run
-// on the inputs' device.
+// fail on a deliberately broken rule; the fast mode's cost does not grow with the inputs' size;
+// both run on the inputs' device.
 #include "helpers.hpp"
 
 #include "tensor/autograd.hpp"
