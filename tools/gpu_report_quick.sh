@@ -55,6 +55,8 @@ step() {
 
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 step parity_ops 60 env MTTT_PARITY_DEVICE=cuda "${path[test_parity_ops]}"
+step verify 60 "${path[mttt]}" verify --batch 8 --tokens 196 --width 192 --heads 3 --device cuda \
+  --json "$logs/verify.json"
 step parity_training 90 env MTTT_PARITY_DEVICE=cuda "${path[test_parity_training]}"
 step bench 150 "${path[bench_mttt]}" --device cuda --sections layers,layers_s16,vit --repeats 10 --warmup 2 \
   --json "$logs/bench_mttt.json"
