@@ -5,6 +5,9 @@
 // blocks of both the host (16,384-element chunks, 16 tasks) and CUDA (8,192-element chunks,
 // warps up to 1,024 elements, a thread up to 8) instantiations.
 #include <limits>
+#include <map>
+
+#include "tensor/backend/thrust/registers.hpp"
 
 #include "tests/parity/parity_check.hpp"
 
@@ -197,4 +200,67 @@ TEST_CASE("parity: index_add and scatter_add, the adjoints of index_select and g
       }, {x, index, cotangent}, tol);
     }
   }
+}
+
+namespace {
+
+// k values live at once: v_i = tanh(x0 * c_i + x1) for k constants, then summed from the last.
+expr::ProgramPtr wide_program(int k) {
+  expr::Builder b(2);
+  const std::int32_t x0 = b.input(0), x1 = b.input(1);
+  std::vector<std::int32_t> values;
+  for (int i = 0; i < k; ++i)
+    values.push_back(b.op(expr::OpCode::tanh, b.op(expr::OpCode::add, b.op(expr::OpCode::mul, x0, b.constant(0.5 + i)), x1)));
+  std::int32_t total = values.back();
+  for (int i = k - 2; i >= 0; --i) total = b.op(expr::OpCode::add, total, values[static_cast<std::size_t>(i)]);
+  return b.finish(total);
+}
+
+// The program on both backends, straight through Backend::elementwise.
+void check_program(const expr::Program& program, DType dtype) {
+  const Tensor x0 = rnd({37, 5}, dtype, 60), x1 = rnd({5}, dtype, 61);
+  auto run = [&](Device device) {
+    const Tensor inputs[2] = {to(x0, device), to(x1, device)};
+    const Tensor outs[1] = {Tensor::empty({37, 5}, dtype, device)};
+    backend(device).elementwise(program, inputs, outs);
+    return outs[0];
+  };
+  check_same(run(kThrust), run(kCPU), 10 * tolerance_of(dtype));
+}
+
+}  // namespace
+
+TEST_CASE("parity: fused programs run on a register file sized to their live values") {
+  using thrust_backend::allocate_registers;
+  // x0 + x1: the sum takes the register of its dying first operand.
+  expr::Builder b(2);
+  const auto sum_program = b.finish(b.op(expr::OpCode::add, b.input(0), b.input(1)));
+  const auto allocated = allocate_registers(*sum_program, 160);
+  CHECK(allocated.registers == 2);
+  REQUIRE(allocated.code.size() == 3);
+  CHECK(allocated.code[2].dest == 0);
+  CHECK(allocated.outputs == std::vector<std::uint8_t>{0});
+
+  // Programs whose files are exactly each size class of the interpreter and one register more
+  // (161: beyond the interpreter, one instruction at a time).
+  std::map<int, expr::ProgramPtr> by_registers;
+  for (int k = 1; k <= 170; ++k) {
+    auto program = wide_program(k);
+    by_registers.emplace(allocate_registers(*program, 254).registers, program);
+  }
+  for (int registers : {8, 9, 16, 17, 32, 33, 64, 65, 160, 161}) {
+    INFO(registers << " registers");
+    REQUIRE(by_registers.count(registers));
+    CHECK(allocate_registers(*by_registers[registers], 160).registers == std::min(registers, 161));
+    for (DType dtype : {DType::float32, DType::float64}) check_program(*by_registers[registers], dtype);
+  }
+  // A long chain lives in a few registers: 600 instructions, fused in one pass.
+  expr::Builder chain(2);
+  std::int32_t z = chain.input(0);
+  for (int i = 0; i < 200; ++i)
+    z = chain.op(expr::OpCode::tanh, chain.op(expr::OpCode::add, chain.op(expr::OpCode::mul, z, chain.input(1)), chain.constant(0.01 * i)));
+  const auto long_chain = chain.finish(z);
+  CHECK(long_chain->code().size() > 500);
+  CHECK(allocate_registers(*long_chain, 160).registers <= 4);
+  for (DType dtype : {DType::float32, DType::float64}) check_program(*long_chain, dtype);
 }
