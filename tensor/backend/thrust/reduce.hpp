@@ -167,8 +167,9 @@ template <class Op> struct CombineChunksBody {
   }
 };
 
-// (a): task = ((row * blocks) + column block) * spans + span, where a row is a position of the
-// kept axes but the innermost; partial results are laid out [row][span][column].
+// (a): task = ((row * spans) + span) * blocks + column block, where a row is a position of the
+// kept axes but the innermost (neighbouring tasks take neighbouring columns: coalesced reads on
+// CUDA); partial results are laid out [row][span][column].
 template <class T, class Op> struct ReduceColumnsKernel {
   using Acc = typename Op::Acc;
   const T* x;
@@ -178,7 +179,7 @@ template <class T, class Op> struct ReduceColumnsKernel {
   Index width, run, span, spans, blocks;
 
   MTTT_HD void operator()(Index task) const {
-    const Index sp = task % spans, rest = task / spans, cb = rest % blocks, r = rest / blocks;
+    const Index cb = task % blocks, rest = task / blocks, sp = rest % spans, r = rest / spans;
     const Index c0 = cb * kColumnBlock, n = width - c0 < kColumnBlock ? width - c0 : kColumnBlock;
     const Index begin = sp * span, end = run < begin + span ? run : begin + span;
     Acc acc[kColumnBlock];
