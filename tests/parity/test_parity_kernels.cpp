@@ -89,6 +89,29 @@ TEST_CASE("parity: sums, maxima and minima of every shape class") {
   }
 }
 
+TEST_CASE("reductions: one launch, or two where a long run is cut into chunks; nothing read back") {
+  struct Launches {
+    Shape shape;
+    Axes axes;
+    std::int64_t kernels;
+  };
+  // The same counts on the host and on CUDA: the cuts differ in size, not in where they happen.
+  for (const Launches& c : std::vector<Launches>{{{100003}, {0}, 2},          // full sum: chunks, then their combine
+                                                 {{1000, 37}, {1}, 1},        // row sums: a group per row
+                                                 {{3, 70001}, {1}, 2},        // few long rows: chunks
+                                                 {{20001, 300}, {0}, 2},      // column sums: spans of rows
+                                                 {{3, 70000}, {0}, 1}}) {     // many columns: no spans
+    INFO(to_string(c.shape) << " over " << c.axes.size() << " axes");
+    const Tensor x = on(zeros(c.shape, {DType::float32}));
+    const LaunchStats before = launch_stats(kThrust);
+    const Tensor s = sum(x, c.axes);
+    const LaunchStats after = launch_stats(kThrust);
+    CHECK(after.kernel_launches - before.kernel_launches == c.kernels);
+    CHECK(after.host_syncs == before.host_syncs);
+    CHECK(after.bytes_to_host == before.bytes_to_host);
+  }
+}
+
 TEST_CASE("parity: sums over empty axes are zero; extrema over them are errors on both") {
   for (DType dtype : {DType::float32, DType::int64}) {
     Tensor empty_rows = zeros({0, 5}, {dtype}), empty_axis = zeros({5, 0}, {dtype}), middle = zeros({4, 0, 3}, {dtype});
