@@ -168,7 +168,8 @@ TEST_CASE("parity: softmax and layer norm on rows of a few elements to thousands
       const Tensor x = rnd(shape, dtype, 40 + shape.back(), -4, 4);
       const std::int64_t d = shape.back();
       check_op([](V v) { return softmax(v[0], -1) + log_softmax(v[0], -1); }, {x}, tol);
-      check_op([](V v) { return softmax(v[0], 0) + transpose(log_softmax(transpose(v[0], 0, -1), 0), 0, -1); }, {x}, tol);
+      check_op([](V v) { return softmax(v[0], 0) + transpose(log_softmax(transpose(v[0], 0, -1), 0), 0, -1); }, {x},
+               tol);
       check_op([](V v) { return layer_norm(v[0], v[1], v[2]); }, {x, rnd({d}, dtype, 1), rnd({d}, dtype, 2)}, tol);
       check_op([](V v) { return layer_norm(transpose(transpose(v[0]) * 1.0), Tensor(), Tensor()); }, {x}, tol);
       check_op([](V v) { return layer_norm_backward(v[0], v[1]); }, {x, rnd(shape, dtype, 3)}, tol);
@@ -180,7 +181,8 @@ TEST_CASE("parity: softmax and layer norm on rows of a few elements to thousands
     }
     // A row of -inf has no finite maximum: NaN on both, and the other rows unharmed.
     const double inf = std::numeric_limits<double>::infinity();
-    const Tensor rows = cast(from_vector(std::vector<double>{-inf, -inf, -inf, 1, 2, 3, -inf, 0, 5}, Shape{3, 3}), dtype);
+    const std::vector<double> values{-inf, -inf, -inf, 1, 2, 3, -inf, 0, 5};
+    const Tensor rows = cast(from_vector(values, Shape{3, 3}), dtype);
     check_op([](V v) { return softmax(v[0], -1); }, {rows}, tol);
     check_op([](V v) { return log_softmax(v[0], -1); }, {rows}, tol);
   }
@@ -232,8 +234,10 @@ expr::ProgramPtr wide_program(int k) {
   expr::Builder b(2);
   const std::int32_t x0 = b.input(0), x1 = b.input(1);
   std::vector<std::int32_t> values;
-  for (int i = 0; i < k; ++i)
-    values.push_back(b.op(expr::OpCode::tanh, b.op(expr::OpCode::add, b.op(expr::OpCode::mul, x0, b.constant(0.5 + i)), x1)));
+  for (int i = 0; i < k; ++i) {
+    const std::int32_t scaled = b.op(expr::OpCode::mul, x0, b.constant(0.5 + i));
+    values.push_back(b.op(expr::OpCode::tanh, b.op(expr::OpCode::add, scaled, x1)));
+  }
   std::int32_t total = values.back();
   for (int i = k - 2; i >= 0; --i) total = b.op(expr::OpCode::add, total, values[static_cast<std::size_t>(i)]);
   return b.finish(total);
@@ -280,8 +284,10 @@ TEST_CASE("parity: fused programs run on a register file sized to their live val
   // A long chain lives in a few registers: 600 instructions, fused in one pass.
   expr::Builder chain(2);
   std::int32_t z = chain.input(0);
-  for (int i = 0; i < 200; ++i)
-    z = chain.op(expr::OpCode::tanh, chain.op(expr::OpCode::add, chain.op(expr::OpCode::mul, z, chain.input(1)), chain.constant(0.01 * i)));
+  for (int i = 0; i < 200; ++i) {
+    const std::int32_t scaled = chain.op(expr::OpCode::mul, z, chain.input(1));
+    z = chain.op(expr::OpCode::tanh, chain.op(expr::OpCode::add, scaled, chain.constant(0.01 * i)));
+  }
   const auto long_chain = chain.finish(z);
   CHECK(long_chain->code().size() > 500);
   CHECK(allocate_registers(*long_chain, 160).registers <= 4);

@@ -22,8 +22,7 @@ using mttt::thrust_backend::RegInstr;
 using mttt::thrust_backend::RegisterProgram;
 using mttt::thrust_backend::allocate_registers;
 
-constexpr int kRegisterFiles[] = {8, 16, 32, 64, 160};
-constexpr int kMaxRegisters = 160;
+constexpr int kMaxRegisters = 160;  // the largest register file (sizes: launch_sized below)
 constexpr int kMaxInputs = 16;
 constexpr int kMaxOutputs = 8;
 // Programs up to this many instructions travel inside the kernel's arguments (on CUDA, in its
@@ -126,50 +125,61 @@ void ThrustBackend::elementwise_by_instruction(const expr::Program& program, std
 
 namespace thrust_backend {
 
-template <class T, int kRegisters>
-void launch_program(const RegisterProgram& allocated, const RegInstr* staged, std::span<const Tensor> inputs,
-                    std::span<const Tensor> outs, const expr::Program& program) {
-  static_assert(sizeof(ProgramKernel<T, kRegisters>) <= 4096, "an elementwise kernel's arguments must fit CUDA's 4 KiB");
-  const Shape& shape = outs[0].shape();
+// What a launch of an allocated program needs.
+struct ProgramLaunch {
+  const expr::Program& program;
+  const RegisterProgram& allocated;
+  const RegInstr* staged;  // the code in device memory; null when it travels inline
+  std::span<const Tensor> inputs, outs;
+};
+
+template <class T, int kRegisters> void launch_program(const ProgramLaunch& l) {
+  static_assert(sizeof(ProgramKernel<T, kRegisters>) <= 4096,
+                "an elementwise kernel's arguments must fit CUDA's 4 KiB");
+  const Shape& shape = l.outs[0].shape();
   ProgramKernel<T, kRegisters> kernel{};
-  kernel.size = static_cast<int>(allocated.code.size());
-  kernel.inline_program = staged == nullptr;
-  if (staged)
-    kernel.code = staged;
+  kernel.size = static_cast<int>(l.allocated.code.size());
+  kernel.inline_program = l.staged == nullptr;
+  if (l.staged)
+    kernel.code = l.staged;
   else
-    std::copy(allocated.code.begin(), allocated.code.end(), kernel.inline_code);
-  std::copy(allocated.outputs.begin(), allocated.outputs.end(), kernel.outputs);
-  kernel.num_outputs = static_cast<int>(allocated.outputs.size());
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    if (!inputs[k].defined() || !program.reads(static_cast<int>(k))) continue;
-    kernel.inputs[k] = typed<T>(inputs[k]);
-    kernel.layouts[k] = broadcast_layout(inputs[k], shape);
+    std::copy(l.allocated.code.begin(), l.allocated.code.end(), kernel.inline_code);
+  std::copy(l.allocated.outputs.begin(), l.allocated.outputs.end(), kernel.outputs);
+  kernel.num_outputs = static_cast<int>(l.allocated.outputs.size());
+  for (std::size_t k = 0; k < l.inputs.size(); ++k) {
+    if (!l.inputs[k].defined() || !l.program.reads(static_cast<int>(k))) continue;
+    kernel.inputs[k] = typed<T>(l.inputs[k]);
+    kernel.layouts[k] = broadcast_layout(l.inputs[k], shape);
   }
-  for (std::size_t j = 0; j < outs.size(); ++j) kernel.outs[j] = typed<T>(outs[j]);
-  parallel_for(outs[0].numel(), kernel);
+  for (std::size_t j = 0; j < l.outs.size(); ++j) kernel.outs[j] = typed<T>(l.outs[j]);
+  parallel_for(l.outs[0].numel(), kernel);
+}
+
+// The interpreter with the smallest register file of kFiles (ascending) that holds the program.
+template <class T, int kFile, int... kLarger> void launch_sized(const ProgramLaunch& l) {
+  if constexpr (sizeof...(kLarger) == 0) {
+    static_assert(kFile == kMaxRegisters);
+    launch_program<T, kFile>(l);
+  } else {
+    if (l.allocated.registers <= kFile) return launch_program<T, kFile>(l);
+    launch_sized<T, kLarger...>(l);
+  }
 }
 
 }  // namespace thrust_backend
 
 void ThrustBackend::elementwise(const expr::Program& program, std::span<const Tensor> inputs,
                                 std::span<const Tensor> outs) {
-  if (inputs.size() > static_cast<std::size_t>(kMaxInputs) || program.outputs().size() > static_cast<std::size_t>(kMaxOutputs))
+  if (inputs.size() > static_cast<std::size_t>(kMaxInputs) ||
+      program.outputs().size() > static_cast<std::size_t>(kMaxOutputs))
     return elementwise_by_instruction(program, inputs, outs);
   const RegisterProgram allocated = allocate_registers(program, kMaxRegisters);
   if (allocated.registers > kMaxRegisters) return elementwise_by_instruction(program, inputs, outs);
   const Index size = static_cast<Index>(allocated.code.size());
   std::optional<DeviceBuffer<RegInstr>> staged;
   if (size > kInlineInstructions) staged.emplace(*this, allocated.code.data(), size);
-  const RegInstr* code = staged ? staged->data() : nullptr;
-  dispatch_dtype(outs[0].dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    if (allocated.registers <= kRegisterFiles[0]) return launch_program<T, kRegisterFiles[0]>(allocated, code, inputs, outs, program);
-    if (allocated.registers <= kRegisterFiles[1]) return launch_program<T, kRegisterFiles[1]>(allocated, code, inputs, outs, program);
-    if (allocated.registers <= kRegisterFiles[2]) return launch_program<T, kRegisterFiles[2]>(allocated, code, inputs, outs, program);
-    if (allocated.registers <= kRegisterFiles[3]) return launch_program<T, kRegisterFiles[3]>(allocated, code, inputs, outs, program);
-    static_assert(kRegisterFiles[4] == kMaxRegisters);
-    return launch_program<T, kRegisterFiles[4]>(allocated, code, inputs, outs, program);
-  });
+  const ProgramLaunch launch{program, allocated, staged ? staged->data() : nullptr, inputs, outs};
+  dispatch_dtype(outs[0].dtype(), [&](auto zero) { launch_sized<decltype(zero), 8, 16, 32, 64, 160>(launch); });
 }
 
 }  // namespace mttt::MTTT_THRUST_SYSTEM

@@ -120,9 +120,11 @@ class SortedTargets {
                                     sorted_elements_->data(), n_, 0, bits, stream);
     DeviceBuffer<unsigned char> temp(backend, static_cast<Index>(temp_bytes));
     launch_counters().launch();  // one sort, however many passes CUB takes
-    const cudaError_t status = cub::DeviceRadixSort::SortPairs(temp.data(), temp_bytes, keys_.data(), sorted_keys_->data(),
-                                                               elements_.data(), sorted_elements_->data(), n_, 0, bits, stream);
-    if (status != cudaSuccess) throw_error("scatter_add", std::string("sorting the index failed: ") + cudaGetErrorString(status));
+    const cudaError_t status =
+        cub::DeviceRadixSort::SortPairs(temp.data(), temp_bytes, keys_.data(), sorted_keys_->data(), elements_.data(),
+                                        sorted_elements_->data(), n_, 0, bits, stream);
+    if (status != cudaSuccess)
+      throw_error("scatter_add", std::string("sorting the index failed: ") + cudaGetErrorString(status));
 #else
     (void)bits;
     launch_counters().launch();
@@ -184,12 +186,13 @@ void ThrustBackend::index_add(const Tensor& out, int axis, const Tensor& index, 
   if (rests == 0 || ss.axis_size == 0) return;
   std::optional<SortedTargets> sorted;
   if (rests < kWalkPositions)
-    sorted.emplace(*this, typed<Index>(index), AxisSplit{Layout{}, index.strides()[0], index.shape()[0]}, 1, so.axis_size);
+    sorted.emplace(*this, typed<Index>(index), AxisSplit{Layout{}, index.strides()[0], index.shape()[0]}, 1,
+                   so.axis_size);
   dispatch_dtype(out.dtype(), [&](auto zero) {
     using T = decltype(zero);
     if (sorted)
-      parallel_for(rests * so.axis_size, AddSortedKernel<T>{typed<T>(out), typed<T>(src), sorted->keys(), sorted->elements(),
-                                                            sorted->size(), so.axis_size, 1, so, ss});
+      parallel_for(rests * so.axis_size, AddSortedKernel<T>{typed<T>(out), typed<T>(src), sorted->keys(),
+                                                            sorted->elements(), sorted->size(), so.axis_size, 1, so, ss});
     else
       parallel_for(rests, IndexAddKernel<T>{typed<T>(out), typed<T>(src), typed<Index>(index), so, ss});
   });

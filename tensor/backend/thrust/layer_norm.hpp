@@ -13,7 +13,8 @@ namespace thrust_backend {
 template <class T> struct RowMoments {
   T mean, rstd;
 };
-template <class T, class G> MTTT_HD RowMoments<T> row_moments(const G& g, const T* in, Index length, Index stride, T eps) {
+template <class T, class G>
+MTTT_HD RowMoments<T> row_moments(const G& g, const T* in, Index length, Index stride, T eps) {
   T mean(0);
   for (Index j = g.lane(); j < length; j += g.size()) mean += in[j * stride];
   mean = g.reduce(mean, SumOf<T>{}) / T(length);

@@ -227,8 +227,9 @@ void run_reduce(Backend& backend, const T* x, typename Op::Out* out, const Layou
     spans = (run + span - 1) / span;
     std::optional<DeviceBuffer<Acc>> partial;
     if (spans > 1) partial.emplace(backend, rows * spans * width);
-    parallel_for(tasks * spans, ReduceColumnsKernel<T, Op>{x, out, spans > 1 ? partial->data() : nullptr, outer, reduced,
-                                                           width, run, span, spans, blocks});
+    Acc* partials = spans > 1 ? partial->data() : nullptr;
+    parallel_for(tasks * spans,
+                 ReduceColumnsKernel<T, Op>{x, out, partials, outer, reduced, width, run, span, spans, blocks});
     if (spans > 1) for_each_group(outputs, spans, CombineChunksBody<Op>{partial->data(), out, spans, width});
     return;
   }
@@ -236,7 +237,8 @@ void run_reduce(Backend& backend, const T* x, typename Op::Out* out, const Layou
   std::optional<DeviceBuffer<Acc>> partial;
   if (chunks > 1) partial.emplace(backend, outputs * chunks);
   for_each_group(outputs * chunks, chunk,
-                 ReduceRunBody<T, Op>{x, out, chunks > 1 ? partial->data() : nullptr, kept, reduced, run, chunk, chunks});
+                 ReduceRunBody<T, Op>{x, out, chunks > 1 ? partial->data() : nullptr, kept, reduced, run, chunk,
+                                      chunks});
   if (chunks > 1) for_each_group(outputs, chunks, CombineChunksBody<Op>{partial->data(), out, chunks, 1});
 }
 
@@ -265,8 +267,10 @@ void ThrustBackend::reduce(ReduceOp op, const Tensor& x, std::uint32_t axes, con
       case ReduceOp::sum: return run_reduce<T, SumOp<T>>(*this, data, typed<T>(out), kept, reduced);
       case ReduceOp::max: return run_reduce<T, ExtremumOp<T, true>>(*this, data, typed<T>(out), kept, reduced);
       case ReduceOp::min: return run_reduce<T, ExtremumOp<T, false>>(*this, data, typed<T>(out), kept, reduced);
-      case ReduceOp::argmax: return run_reduce<T, ArgExtremumOp<T, true>>(*this, data, typed<Index>(out), kept, reduced);
-      case ReduceOp::argmin: return run_reduce<T, ArgExtremumOp<T, false>>(*this, data, typed<Index>(out), kept, reduced);
+      case ReduceOp::argmax:
+        return run_reduce<T, ArgExtremumOp<T, true>>(*this, data, typed<Index>(out), kept, reduced);
+      case ReduceOp::argmin:
+        return run_reduce<T, ArgExtremumOp<T, false>>(*this, data, typed<Index>(out), kept, reduced);
     }
   });
 }
