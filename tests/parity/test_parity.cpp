@@ -4,65 +4,10 @@
 // order computed entirely on thrust-host. Values agree to rounding (the backends' exp, tanh, ...
 // and summation orders differ in the last bits), random numbers exactly. The device under test
 // is thrust-host unless MTTT_PARITY_DEVICE names another (cuda on a GPU machine).
-#include <catch2/catch.hpp>
-
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <vector>
-
-#include "tensor/tensor.hpp"
+#include "tests/parity/parity_check.hpp"
 
 using namespace mttt;
-
-namespace {
-
-// thrust-host by default; MTTT_PARITY_DEVICE=cuda runs the same checks on a GPU (tools/gpu_report.sh).
-// A device that cannot be used here (cuda without a GPU) skips the program: exit 77.
-const Device kThrust = [] {
-  const char* name = std::getenv("MTTT_PARITY_DEVICE");
-  const Device device = parse_device(name ? name : "thrust-host");
-  try {
-    backend(device);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: skipping\n", e.what());
-    std::exit(77);
-  }
-  return device;
-}();
-
-Tensor on(const Tensor& x) { return to(x, kThrust); }
-
-// max |a - b| / max(1, max |b|) between a thrust-host result and the CPU's.
-void check_same(const Tensor& thrust, const Tensor& cpu, double tolerance) {
-  REQUIRE(thrust.device() == kThrust);
-  REQUIRE(thrust.shape() == cpu.shape());
-  REQUIRE(thrust.dtype() == cpu.dtype());
-  const auto a = to(thrust, kCPU).to_vector<double>(), b = cpu.to_vector<double>();
-  double scale = 1, worst = 0;
-  for (double v : b) scale = std::max(scale, std::abs(v));
-  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  INFO("max difference " << worst << " at scale " << scale);
-  CHECK(worst / scale <= tolerance);
-}
-
-double tolerance_of(DType dtype) { return dtype == DType::float32 ? 2e-6 : 1e-13; }
-
-// Runs f on CPU inputs and on their thrust-host copies and compares the results.
-void check_op(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs,
-              double tolerance) {
-  std::vector<Tensor> moved;
-  for (const Tensor& x : inputs) moved.push_back(on(x));
-  check_same(f(moved), f(inputs), tolerance);
-}
-
-Tensor rnd(const Shape& shape, DType dtype, std::uint64_t seed, double low = -1, double high = 1) {
-  Generator g(seed);
-  return uniform(shape, low, high, {dtype}, &g);
-}
-
-}  // namespace
+using namespace mttt::parity;
 
 TEST_CASE("parity: moving tensors and random numbers") {
   Tensor x = rnd({3, 4}, DType::float64, 1);

@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", options.warmup, "untimed runs before the samples")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--threads", threads_text, "comma-separated thread counts")->capture_default_str();
   app.add_option("--json", json_path, "where to write the figures")->capture_default_str();
-  app.add_option("--device", device_text, "where mttt's products run in the gemm and batched sections (cpu, cuda, ...)")
+  app.add_option("--device", device_text,
+                 "where mttt's side runs in the gemm, batched and reduce sections (cpu, thrust-host, cuda)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 

@@ -23,7 +23,7 @@ struct Options {
   int repeats = 5;
   int warmup = 1;
   std::vector<int> threads{1, 2};
-  Device device = kCPU;  // where mttt's side of the GEMM sections runs (OpenBLAS stays on the CPU)
+  Device device = kCPU;  // where mttt's side of the GEMM sections and the reductions run (OpenBLAS stays on the CPU)
 };
 
 struct Timing {

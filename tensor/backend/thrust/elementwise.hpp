@@ -1,11 +1,15 @@
 // The Thrust backend's fused elementwise programs: one functor interprets a program per element
-// (scalar_ops.hpp); programs beyond its limits run one instruction at a time.
+// (scalar_ops.hpp) on a register file sized to the program: registers are allocated on the host
+// (registers.hpp) and the functor is instantiated for files of 8, 16, 32, 64 and 160 registers, so
+// that a thread's file (local memory on CUDA) stays small enough to be cached. Programs beyond the
+// limits run one instruction at a time.
 #pragma once
 
 #include <optional>
 #include <vector>
 
 #include "tensor/backend/thrust/launch.hpp"
+#include "tensor/backend/thrust/registers.hpp"
 #include "tensor/backend/thrust/scalar_ops.hpp"
 
 namespace mttt::MTTT_THRUST_SYSTEM {
@@ -13,8 +17,12 @@ namespace mttt::MTTT_THRUST_SYSTEM {
 namespace thrust_backend {
 
 using mttt::thrust_backend::apply_op;
+using mttt::thrust_backend::kNoRegister;
+using mttt::thrust_backend::RegInstr;
+using mttt::thrust_backend::RegisterProgram;
+using mttt::thrust_backend::allocate_registers;
 
-constexpr int kMaxRegisters = 160;
+constexpr int kMaxRegisters = 160;  // the largest register file (sizes: launch_sized below)
 constexpr int kMaxInputs = 16;
 constexpr int kMaxOutputs = 8;
 // Programs up to this many instructions travel inside the kernel's arguments (on CUDA, in its
@@ -22,29 +30,32 @@ constexpr int kMaxOutputs = 8;
 // rules) are staged in device memory. The functor stays under CUDA's classic 4 KiB limit.
 constexpr int kInlineInstructions = 24;
 
-template <class T> struct ProgramKernel {
-  const expr::Instr* code;  // staged program, when it is not inline
+template <class T, int kRegisters> struct ProgramKernel {
+  const RegInstr* code;  // staged program, when it is not inline
   int size;
   bool inline_program;
-  expr::Instr inline_code[kInlineInstructions];
-  std::int32_t outputs[kMaxOutputs];
+  RegInstr inline_code[kInlineInstructions];
+  std::uint8_t outputs[kMaxOutputs];
   int num_outputs;
   const T* inputs[kMaxInputs];
   Layout layouts[kMaxInputs];
   T* outs[kMaxOutputs];
 
   MTTT_HD void operator()(Index i) const {
-    T reg[kMaxRegisters];
-    const expr::Instr* program = inline_program ? inline_code : code;
+    T reg[kRegisters];
+    const RegInstr* program = inline_program ? inline_code : code;
     for (int k = 0; k < size; ++k) {
-      const expr::Instr& in = program[k];
+      const RegInstr& in = program[k];
+      T value;
       if (in.op == expr::OpCode::input) {
-        reg[k] = inputs[in.a][layouts[in.a].offset(i)];
+        value = inputs[in.a][layouts[in.a].offset(i)];
       } else if (in.op == expr::OpCode::constant) {
-        reg[k] = static_cast<T>(in.imm);
+        value = static_cast<T>(in.imm);
       } else {
-        reg[k] = apply_op<T>(in.op, in.imm, reg[in.a], in.b >= 0 ? reg[in.b] : T(0), in.c >= 0 ? reg[in.c] : T(0));
+        value = apply_op<T>(in.op, in.imm, reg[in.a], in.b != kNoRegister ? reg[in.b] : T(0),
+                            in.c != kNoRegister ? reg[in.c] : T(0));
       }
+      reg[in.dest] = value;
     }
     for (int j = 0; j < num_outputs; ++j) outs[j][i] = reg[outputs[j]];
   }
@@ -54,8 +65,8 @@ template <class T> struct ProgramKernel {
 
 using namespace thrust_backend;
 
-// A program beyond the interpreter's limits (registers, inputs, outputs: a deep chain's
-// second-order backward rule can be) runs one instruction at a time, each register a tensor of
+// A program beyond the interpreter's limits (more than 160 live values, inputs, outputs: a deep
+// chain's second-order backward rule can be) runs one instruction at a time, each register a tensor of
 // the output's shape, freed after its last use: more passes over memory, the same values.
 void ThrustBackend::elementwise_by_instruction(const expr::Program& program, std::span<const Tensor> inputs,
                                                std::span<const Tensor> outs) {
@@ -112,37 +123,63 @@ void ThrustBackend::elementwise_by_instruction(const expr::Program& program, std
   }
 }
 
+namespace thrust_backend {
+
+// What a launch of an allocated program needs.
+struct ProgramLaunch {
+  const expr::Program& program;
+  const RegisterProgram& allocated;
+  const RegInstr* staged;  // the code in device memory; null when it travels inline
+  std::span<const Tensor> inputs, outs;
+};
+
+template <class T, int kRegisters> void launch_program(const ProgramLaunch& l) {
+  static_assert(sizeof(ProgramKernel<T, kRegisters>) <= 4096,
+                "an elementwise kernel's arguments must fit CUDA's 4 KiB");
+  const Shape& shape = l.outs[0].shape();
+  ProgramKernel<T, kRegisters> kernel{};
+  kernel.size = static_cast<int>(l.allocated.code.size());
+  kernel.inline_program = l.staged == nullptr;
+  if (l.staged)
+    kernel.code = l.staged;
+  else
+    std::copy(l.allocated.code.begin(), l.allocated.code.end(), kernel.inline_code);
+  std::copy(l.allocated.outputs.begin(), l.allocated.outputs.end(), kernel.outputs);
+  kernel.num_outputs = static_cast<int>(l.allocated.outputs.size());
+  for (std::size_t k = 0; k < l.inputs.size(); ++k) {
+    if (!l.inputs[k].defined() || !l.program.reads(static_cast<int>(k))) continue;
+    kernel.inputs[k] = typed<T>(l.inputs[k]);
+    kernel.layouts[k] = broadcast_layout(l.inputs[k], shape);
+  }
+  for (std::size_t j = 0; j < l.outs.size(); ++j) kernel.outs[j] = typed<T>(l.outs[j]);
+  parallel_for(l.outs[0].numel(), kernel);
+}
+
+// The interpreter with the smallest register file of kFiles (ascending) that holds the program.
+template <class T, int kFile, int... kLarger> void launch_sized(const ProgramLaunch& l) {
+  if constexpr (sizeof...(kLarger) == 0) {
+    static_assert(kFile == kMaxRegisters);
+    launch_program<T, kFile>(l);
+  } else {
+    if (l.allocated.registers <= kFile) return launch_program<T, kFile>(l);
+    launch_sized<T, kLarger...>(l);
+  }
+}
+
+}  // namespace thrust_backend
+
 void ThrustBackend::elementwise(const expr::Program& program, std::span<const Tensor> inputs,
                                 std::span<const Tensor> outs) {
-  const auto& code = program.code();
-  const auto& outputs = program.outputs();
-  if (code.size() > static_cast<std::size_t>(kMaxRegisters) || inputs.size() > static_cast<std::size_t>(kMaxInputs) ||
-      outputs.size() > static_cast<std::size_t>(kMaxOutputs))
+  if (inputs.size() > static_cast<std::size_t>(kMaxInputs) ||
+      program.outputs().size() > static_cast<std::size_t>(kMaxOutputs))
     return elementwise_by_instruction(program, inputs, outs);
-  const Shape& shape = outs[0].shape();
-  const bool inline_program = code.size() <= static_cast<std::size_t>(kInlineInstructions);
-  std::optional<DeviceBuffer<expr::Instr>> staged;
-  if (!inline_program) staged.emplace(*this, code.data(), static_cast<Index>(code.size()));
-  dispatch_dtype(outs[0].dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    static_assert(sizeof(ProgramKernel<T>) <= 4096, "an elementwise kernel's arguments must fit CUDA's 4 KiB");
-    ProgramKernel<T> kernel{};
-    kernel.size = static_cast<int>(code.size());
-    kernel.inline_program = inline_program;
-    if (inline_program)
-      std::copy(code.begin(), code.end(), kernel.inline_code);
-    else
-      kernel.code = staged->data();
-    std::copy(outputs.begin(), outputs.end(), kernel.outputs);
-    kernel.num_outputs = static_cast<int>(outputs.size());
-    for (std::size_t k = 0; k < inputs.size(); ++k) {
-      if (!inputs[k].defined() || !program.reads(static_cast<int>(k))) continue;
-      kernel.inputs[k] = typed<T>(inputs[k]);
-      kernel.layouts[k] = broadcast_layout(inputs[k], shape);
-    }
-    for (std::size_t j = 0; j < outs.size(); ++j) kernel.outs[j] = typed<T>(outs[j]);
-    parallel_for(outs[0].numel(), kernel);
-  });
+  const RegisterProgram allocated = allocate_registers(program, kMaxRegisters);
+  if (allocated.registers > kMaxRegisters) return elementwise_by_instruction(program, inputs, outs);
+  const Index size = static_cast<Index>(allocated.code.size());
+  std::optional<DeviceBuffer<RegInstr>> staged;
+  if (size > kInlineInstructions) staged.emplace(*this, allocated.code.data(), size);
+  const ProgramLaunch launch{program, allocated, staged ? staged->data() : nullptr, inputs, outs};
+  dispatch_dtype(outs[0].dtype(), [&](auto zero) { launch_sized<decltype(zero), 8, 16, 32, 64, 160>(launch); });
 }
 
 }  // namespace mttt::MTTT_THRUST_SYSTEM

@@ -1,6 +1,20 @@
-// The Thrust backend's index kernels: index_select and gather, and their adjoints index_add and
-// scatter_add.
+// The Thrust backend's index kernels: index_select and gather (a thread per output element), and
+// their adjoints index_add and scatter_add. An adjoint adds the source positions that hit one
+// output position in their order along the axis, as a sequential loop would, so results do not
+// depend on the thread count: with many positions along the other axes, a thread per such
+// position walks the axis; with few (an embedding's gradient, a gather from one long row), the
+// index is sorted stably by target (a radix sort on CUDA, its temporary memory from the caching
+// allocator) and a thread per output position adds its run of sources.
 #pragma once
+
+#include <thrust/sort.h>
+
+#include <bit>
+#include <optional>
+
+#if defined(__CUDACC__)
+#include <cub/device/device_radix_sort.cuh>
+#endif
 
 #include "tensor/backend/thrust/launch.hpp"
 #include "tensor/backend/thrust/index_checks.hpp"
@@ -57,6 +71,101 @@ template <class T> struct ScatterAddKernel {  // out[i..., index[i..., j, k...],
   }
 };
 
+#if defined(__CUDACC__)
+constexpr Index kWalkPositions = 1 << 14;  // fewer positions along the other axes: sort
+#else
+constexpr Index kWalkPositions = 16;
+#endif
+
+// The first position of `keys` (sorted, n of them) not below `key`.
+MTTT_HD inline Index lower_bound(const std::uint64_t* keys, Index n, std::uint64_t key) {
+  Index low = 0, high = n;
+  while (low < high) {
+    const Index mid = low + (high - low) / 2;
+    if (keys[mid] < key)
+      low = mid + 1;
+    else
+      high = mid;
+  }
+  return low;
+}
+
+// keys[e] = (position along the other axes) * size + index value, for element e of the index.
+struct IndexKeysKernel {
+  const Index* index;
+  std::uint64_t* keys;
+  Index* elements;
+  AxisSplit si;  // the index's positions without the axis (none for index_add's 1-D index)
+  Index size;    // the target axis's size
+  MTTT_HD void operator()(Index e) const {
+    const Index n = si.axis_size, rest = e / n, j = e % n;
+    keys[e] = static_cast<std::uint64_t>(rest * size + index[si.rest.offset(rest) + j * si.axis_stride]);
+    elements[e] = e;
+  }
+};
+
+// The elements of an index sorted stably by key: which sources hit each target, in order.
+class SortedTargets {
+ public:
+  SortedTargets(Backend& backend, const Index* index, const AxisSplit& si, Index rests, Index size)
+      : n_(rests * si.axis_size), keys_(backend, n_), elements_(backend, n_) {
+    parallel_for(n_, IndexKeysKernel{index, keys_.data(), elements_.data(), si, size});
+    const int bits = std::max(1, static_cast<int>(std::bit_width(static_cast<std::uint64_t>(rests * size))));
+#if defined(__CUDACC__)
+    const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
+    sorted_keys_.emplace(backend, n_);
+    sorted_elements_.emplace(backend, n_);
+    std::size_t temp_bytes = 0;
+    cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_.data(), sorted_keys_->data(), elements_.data(),
+                                    sorted_elements_->data(), n_, 0, bits, stream);
+    DeviceBuffer<unsigned char> temp(backend, static_cast<Index>(temp_bytes));
+    launch_counters().launch();  // one sort, however many passes CUB takes
+    const cudaError_t status =
+        cub::DeviceRadixSort::SortPairs(temp.data(), temp_bytes, keys_.data(), sorted_keys_->data(), elements_.data(),
+                                        sorted_elements_->data(), n_, 0, bits, stream);
+    if (status != cudaSuccess)
+      throw_error("scatter_add", std::string("sorting the index failed: ") + cudaGetErrorString(status));
+#else
+    (void)bits;
+    launch_counters().launch();
+    thrust::stable_sort_by_key(thrust::device, keys_.data(), keys_.data() + n_, elements_.data());
+#endif
+  }
+  const std::uint64_t* keys() const { return sorted_keys_ ? sorted_keys_->data() : keys_.data(); }
+  const Index* elements() const { return sorted_elements_ ? sorted_elements_->data() : elements_.data(); }
+  Index size() const { return n_; }
+
+ private:
+  Index n_;
+  DeviceBuffer<std::uint64_t> keys_;
+  DeviceBuffer<Index> elements_;
+  std::optional<DeviceBuffer<std::uint64_t>> sorted_keys_;  // CUDA's sort does not work in place
+  std::optional<DeviceBuffer<Index>> sorted_elements_;
+};
+
+// out[rest, a] += src[rest, j] for the index elements (rest', j) with key rest' * size + a, in
+// order; `index_rests` is 1 when one 1-D index serves every position (index_add).
+template <class T> struct AddSortedKernel {
+  T* out;
+  const T* src;
+  const std::uint64_t* keys;
+  const Index* elements;
+  Index n, size, index_rests;
+  AxisSplit so, ss;  // out's and src's positions without the axis
+  MTTT_HD void operator()(Index position) const {
+    const Index rest = position / size, a = position % size;
+    const std::uint64_t key = static_cast<std::uint64_t>((index_rests == 1 ? 0 : rest) * size + a);
+    const Index first = lower_bound(keys, n, key), last = lower_bound(keys, n, key + 1);
+    if (first == last) return;
+    const Index axis_length = ss.axis_size;
+    T* o = out + so.rest.offset(rest) + a * so.axis_stride;
+    const T* s = src + ss.rest.offset(rest);
+    T acc = *o;
+    for (Index p = first; p < last; ++p) acc += s[(elements[p] % axis_length) * ss.axis_stride];
+    *o = acc;
+  }
+};
+
 }  // namespace thrust_backend
 
 using namespace thrust_backend;
@@ -73,10 +182,19 @@ void ThrustBackend::index_select(const Tensor& x, int axis, const Tensor& index,
 void ThrustBackend::index_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) {
   check_indices(index, out.shape()[axis], "index_add");
   const AxisSplit so = split_axis(out.shape(), out.strides(), axis), ss = split_axis(src.shape(), src.strides(), axis);
+  const Index rests = numel(src.shape()) / std::max<Index>(ss.axis_size, 1);
+  if (rests == 0 || ss.axis_size == 0) return;
+  std::optional<SortedTargets> sorted;
+  if (rests < kWalkPositions)
+    sorted.emplace(*this, typed<Index>(index), AxisSplit{Layout{}, index.strides()[0], index.shape()[0]}, 1,
+                   so.axis_size);
   dispatch_dtype(out.dtype(), [&](auto zero) {
     using T = decltype(zero);
-    parallel_for(numel(src.shape()) / std::max<Index>(ss.axis_size, 1),
-                 IndexAddKernel<T>{typed<T>(out), typed<T>(src), typed<Index>(index), so, ss});
+    if (sorted)
+      parallel_for(rests * so.axis_size, AddSortedKernel<T>{typed<T>(out), typed<T>(src), sorted->keys(),
+                                                            sorted->elements(), sorted->size(), so.axis_size, 1, so, ss});
+    else
+      parallel_for(rests, IndexAddKernel<T>{typed<T>(out), typed<T>(src), typed<Index>(index), so, ss});
   });
 }
 
@@ -97,10 +215,17 @@ void ThrustBackend::scatter_add(const Tensor& out, int axis, const Tensor& index
   const AxisSplit si = split_axis(index.shape(), index.strides(), axis);
   const AxisSplit ss = split_axis(index.shape(), src.strides(), axis);
   AxisSplit so = split_axis(index.shape(), out.strides(), axis);
+  const Index rests = numel(index.shape()) / std::max<Index>(si.axis_size, 1), size = out.shape()[axis];
+  if (rests == 0 || si.axis_size == 0) return;
+  std::optional<SortedTargets> sorted;
+  if (rests < kWalkPositions) sorted.emplace(*this, typed<Index>(index), si, rests, size);
   dispatch_dtype(out.dtype(), [&](auto zero) {
     using T = decltype(zero);
-    parallel_for(numel(index.shape()) / std::max<Index>(si.axis_size, 1),
-                 ScatterAddKernel<T>{typed<T>(out), typed<T>(src), typed<Index>(index), si, ss, so});
+    if (sorted)
+      parallel_for(rests * size, AddSortedKernel<T>{typed<T>(out), typed<T>(src), sorted->keys(), sorted->elements(),
+                                                    sorted->size(), size, rests, so, ss});
+    else
+      parallel_for(rests, ScatterAddKernel<T>{typed<T>(out), typed<T>(src), typed<Index>(index), si, ss, so});
   });
 }
 

@@ -1,30 +1,33 @@
-// The Thrust backend's layer norm over the last axis, its input gradient and that gradient's vjp.
+// The Thrust backend's layer norm over the last axis, its input gradient and that gradient's vjp:
+// a group of threads per row (groups.hpp: one thread on the host, a warp or a block on CUDA).
 #pragma once
 
-#include "tensor/backend/thrust/launch.hpp"
+#include "tensor/backend/thrust/groups.hpp"
 
 namespace mttt::MTTT_THRUST_SYSTEM {
 
 namespace thrust_backend {
 
-// A row's mean and reciprocal standard deviation (biased variance), in two passes (no cancellation).
+// A row's mean and reciprocal standard deviation (biased variance), in two passes (no
+// cancellation), the row shared by the group's lanes (groups.hpp).
 template <class T> struct RowMoments {
   T mean, rstd;
 };
-template <class T> MTTT_HD RowMoments<T> row_moments(const T* in, Index length, Index stride, T eps) {
+template <class T, class G>
+MTTT_HD RowMoments<T> row_moments(const G& g, const T* in, Index length, Index stride, T eps) {
   T mean(0);
-  for (Index j = 0; j < length; ++j) mean += in[j * stride];
-  mean /= T(length);
+  for (Index j = g.lane(); j < length; j += g.size()) mean += in[j * stride];
+  mean = g.reduce(mean, SumOf<T>{}) / T(length);
   T var(0);
-  for (Index j = 0; j < length; ++j) {
+  for (Index j = g.lane(); j < length; j += g.size()) {
     const T c = in[j * stride] - mean;
     var += c * c;
   }
-  var /= T(length);
+  var = g.reduce(var, SumOf<T>{}) / T(length);
   return {mean, T(1) / std::sqrt(var + eps)};
 }
 
-template <class T> struct LayerNormKernel {
+template <class T> struct LayerNormBody {
   const T* x;
   const T* scale;  // may be null
   const T* bias;   // may be null
@@ -33,13 +36,12 @@ template <class T> struct LayerNormKernel {
   Index length, stride, scale_stride, bias_stride;
   T eps;
 
-  MTTT_HD void operator()(Index row) const {
+  template <class G> MTTT_HD void operator()(const G& g, Index row) const {
     const T* in = x + rows.offset(row);
     T* o = out + row * length;
-    const RowMoments<T> m = row_moments(in, length, stride, eps);
-    const T mean = m.mean, r = m.rstd;
-    for (Index j = 0; j < length; ++j) {
-      T v = (in[j * stride] - mean) * r;
+    const RowMoments<T> m = row_moments(g, in, length, stride, eps);
+    for (Index j = g.lane(); j < length; j += g.size()) {
+      T v = (in[j * stride] - m.mean) * m.rstd;
       if (scale) v *= scale[j * scale_stride];
       if (bias) v += bias[j * bias_stride];
       o[j] = v;
@@ -48,7 +50,7 @@ template <class T> struct LayerNormKernel {
 };
 
 // layer_norm's input gradient without scale and bias: out = r (gy - mean(gy) - x-hat mean(gy x-hat)).
-template <class T> struct LayerNormBackwardKernel {
+template <class T> struct LayerNormBackwardBody {
   const T* x;
   const T* gy;
   T* out;
@@ -56,26 +58,27 @@ template <class T> struct LayerNormBackwardKernel {
   Index length, x_stride, gy_stride;
   T eps;
 
-  MTTT_HD void operator()(Index row) const {
+  template <class G> MTTT_HD void operator()(const G& g, Index row) const {
     const T* in = x + x_rows.offset(row);
-    const T* g = gy + gy_rows.offset(row);
+    const T* gr = gy + gy_rows.offset(row);
     T* o = out + row * length;
-    const RowMoments<T> m = row_moments(in, length, x_stride, eps);
+    const RowMoments<T> m = row_moments(g, in, length, x_stride, eps);
     const T mean = m.mean, r = m.rstd;
     T m1(0), m2(0);
-    for (Index j = 0; j < length; ++j) {
-      const T gj = g[j * gy_stride];
+    for (Index j = g.lane(); j < length; j += g.size()) {
+      const T gj = gr[j * gy_stride];
       m1 += gj;
       m2 += gj * (in[j * x_stride] - mean) * r;
     }
-    m1 /= T(length);
-    m2 /= T(length);
-    for (Index j = 0; j < length; ++j) o[j] = r * (g[j * gy_stride] - m1 - (in[j * x_stride] - mean) * r * m2);
+    m1 = g.reduce(m1, SumOf<T>{}) / T(length);
+    m2 = g.reduce(m2, SumOf<T>{}) / T(length);
+    for (Index j = g.lane(); j < length; j += g.size())
+      o[j] = r * (gr[j * gy_stride] - m1 - (in[j * x_stride] - mean) * r * m2);
   }
 };
 
 // layer_norm_backward's vjp for a cotangent u (the formulas of Backend::layer_norm_backward_vjp).
-template <class T> struct LayerNormBackwardVjpKernel {
+template <class T> struct LayerNormBackwardVjpBody {
   const T* x;
   const T* gy;
   const T* u;
@@ -85,15 +88,15 @@ template <class T> struct LayerNormBackwardVjpKernel {
   Index length, x_stride, gy_stride, u_stride;
   T eps;
 
-  MTTT_HD void operator()(Index row) const {
+  template <class G> MTTT_HD void operator()(const G& g, Index row) const {
     const T* in = x + x_rows.offset(row);
-    const T* g = gy + gy_rows.offset(row);
+    const T* gr = gy + gy_rows.offset(row);
     const T* w = u + u_rows.offset(row);
-    const RowMoments<T> m = row_moments(in, length, x_stride, eps);
+    const RowMoments<T> m = row_moments(g, in, length, x_stride, eps);
     const T mean = m.mean, r = m.rstd;
     T m1(0), m2(0), u_mean(0), u_xhat(0), u_gy(0);
-    for (Index j = 0; j < length; ++j) {
-      const T xh = (in[j * x_stride] - mean) * r, gj = g[j * gy_stride], wj = w[j * u_stride];
+    for (Index j = g.lane(); j < length; j += g.size()) {
+      const T xh = (in[j * x_stride] - mean) * r, gj = gr[j * gy_stride], wj = w[j * u_stride];
       m1 += gj;
       m2 += gj * xh;
       u_mean += wj;
@@ -101,15 +104,15 @@ template <class T> struct LayerNormBackwardVjpKernel {
       u_gy += wj * gj;
     }
     const T n = T(length);
-    m1 /= n;
-    m2 /= n;
-    u_mean /= n;
-    u_xhat /= n;
-    u_gy /= n;
+    m1 = g.reduce(m1, SumOf<T>{}) / n;
+    m2 = g.reduce(m2, SumOf<T>{}) / n;
+    u_mean = g.reduce(u_mean, SumOf<T>{}) / n;
+    u_xhat = g.reduce(u_xhat, SumOf<T>{}) / n;
+    u_gy = g.reduce(u_gy, SumOf<T>{}) / n;
     const T a = u_gy - m1 * u_mean - m2 * u_xhat;
     const T c_mean = -r * (m2 * u_mean + u_xhat * m1), c_xhat_mean = T(-2) * r * m2 * u_xhat;
-    for (Index j = 0; j < length; ++j) {
-      const T xh = (in[j * x_stride] - mean) * r, gj = g[j * gy_stride], wj = w[j * u_stride];
+    for (Index j = g.lane(); j < length; j += g.size()) {
+      const T xh = (in[j * x_stride] - mean) * r, gj = gr[j * gy_stride], wj = w[j * u_stride];
       if (gy_bar) gy_bar[row * length + j] = r * (wj - u_mean - xh * u_xhat);
       if (x_bar) {
         const T c = -r * (m2 * wj + u_xhat * gj);
@@ -128,7 +131,7 @@ void ThrustBackend::layer_norm(const Tensor& x, const Tensor& scale, const Tenso
   const AxisSplit sx = split_axis(x.shape(), x.strides(), last);
   dispatch_floating(x.dtype(), "layer_norm", [&](auto zero) {
     using T = decltype(zero);
-    LayerNormKernel<T> kernel{typed<T>(x),
+    LayerNormBody<T> body{typed<T>(x),
                               scale.defined() ? typed<T>(scale) : nullptr,
                               bias.defined() ? typed<T>(bias) : nullptr,
                               typed<T>(out),
@@ -138,7 +141,7 @@ void ThrustBackend::layer_norm(const Tensor& x, const Tensor& scale, const Tenso
                               scale.defined() ? scale.strides()[0] : 0,
                               bias.defined() ? bias.strides()[0] : 0,
                               static_cast<T>(eps)};
-    parallel_for(numel(x.shape()) / std::max<Index>(sx.axis_size, 1), kernel);
+    if (sx.axis_size > 0) for_each_group(numel(x.shape()) / sx.axis_size, sx.axis_size, body);
   });
 }
 
@@ -147,10 +150,10 @@ void ThrustBackend::layer_norm_backward(const Tensor& x, const Tensor& gy, doubl
   const AxisSplit sx = split_axis(x.shape(), x.strides(), last), sg = split_axis(gy.shape(), gy.strides(), last);
   dispatch_floating(x.dtype(), "layer_norm_backward", [&](auto zero) {
     using T = decltype(zero);
-    LayerNormBackwardKernel<T> kernel{typed<T>(x),     typed<T>(gy),   typed<T>(out),   sx.rest,
+    LayerNormBackwardBody<T> body{typed<T>(x),     typed<T>(gy),   typed<T>(out),   sx.rest,
                                       sg.rest,         sx.axis_size,   sx.axis_stride,  sg.axis_stride,
                                       static_cast<T>(eps)};
-    parallel_for(numel(x.shape()) / std::max<Index>(sx.axis_size, 1), kernel);
+    if (sx.axis_size > 0) for_each_group(numel(x.shape()) / sx.axis_size, sx.axis_size, body);
   });
 }
 
@@ -161,7 +164,7 @@ void ThrustBackend::layer_norm_backward_vjp(const Tensor& x, const Tensor& gy, c
                   su = split_axis(u.shape(), u.strides(), last);
   dispatch_floating(x.dtype(), "layer_norm_backward", [&](auto zero) {
     using T = decltype(zero);
-    LayerNormBackwardVjpKernel<T> kernel{typed<T>(x),
+    LayerNormBackwardVjpBody<T> body{typed<T>(x),
                                          typed<T>(gy),
                                          typed<T>(u),
                                          x_bar.defined() ? typed<T>(x_bar) : nullptr,
@@ -174,7 +177,7 @@ void ThrustBackend::layer_norm_backward_vjp(const Tensor& x, const Tensor& gy, c
                                          sg.axis_stride,
                                          su.axis_stride,
                                          static_cast<T>(eps)};
-    parallel_for(numel(x.shape()) / std::max<Index>(sx.axis_size, 1), kernel);
+    if (sx.axis_size > 0) for_each_group(numel(x.shape()) / sx.axis_size, sx.axis_size, body);
   });
 }
 

@@ -18,6 +18,7 @@ struct Layout {
 
   // Offset (in elements) of row-major element `linear` of the shape.
   MTTT_HD std::int64_t offset(std::int64_t linear) const {
+    if (rank == 1) return linear * strides[0];  // most layouts after coalesce(): no division
     std::int64_t off = 0;
     for (int i = rank - 1; i >= 0; --i) {
       const std::int64_t n = shape[i];
@@ -39,6 +40,25 @@ inline Layout make_layout(const Shape& shape, const Strides& strides) {
   return l;
 }
 inline Layout layout_of(const Tensor& t) { return make_layout(t.shape(), t.strides()); }
+
+// The same positions in as few axes as possible: axes of size 1 dropped, and an axis merged into
+// the one before it where that one's stride is its whole extent (row-major order is kept, so
+// element numbers do not change).
+inline Layout coalesce(const Shape& shape, const Strides& strides) {
+  Layout l;
+  for (int i = 0; i < static_cast<int>(shape.size()); ++i) {
+    if (shape[i] == 1) continue;
+    if (l.rank > 0 && l.strides[l.rank - 1] == strides[i] * shape[i]) {
+      l.shape[l.rank - 1] *= shape[i];
+      l.strides[l.rank - 1] = strides[i];
+      continue;
+    }
+    l.shape[l.rank] = shape[i];
+    l.strides[l.rank] = strides[i];
+    ++l.rank;
+  }
+  return l;
+}
 
 // Positions of a tensor with `axis` taken out, and that axis's stride: the unit the index
 // ops move along.
