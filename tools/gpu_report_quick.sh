@@ -15,13 +15,14 @@ if [ -z "$gpu" ]; then
   echo "gpu_report: no NVIDIA GPU visible (nvidia-smi lists none): nothing to run; --dry-run writes an empty report"; exit 77
 fi
 
-programs=(tools/cli/mttt tools/bench/bench_mttt tests/test_parity_ops tests/test_parity_training)
+programs=(tools/cli/mttt tools/bench/bench_mttt tools/bench/bench_foundation tests/test_parity_ops tests/test_parity_training)
+optional=(tests/test_parity_kernels)  # run when present (a bundle may lack it)
 if [ -z "$bin" ]; then
   if [ ! -x "$nvcc" ]; then echo "gpu_report: no nvcc to build with (or pass --bin DIR)"; exit 77; fi
   [ -f "$build/build.ninja" ] || PATH="$(dirname "$nvcc"):$PATH" meson setup "$build" --wrap-mode=nodownload \
     -Dcuda=enabled > "$logs/setup.log" 2>&1
   echo "gpu_report: building ${programs[*]} in $build"
-  PATH="$(dirname "$nvcc"):$PATH" ninja -C "$build" "${programs[@]}" > "$logs/build.log" 2>&1 ||
+  PATH="$(dirname "$nvcc"):$PATH" ninja -C "$build" "${programs[@]}" "${optional[@]}" > "$logs/build.log" 2>&1 ||
     { echo "gpu_report: the build failed, see $logs/build.log"; exit 1; }
 fi
 declare -A path
@@ -29,6 +30,10 @@ for p in "${programs[@]}"; do
   name=$(basename "$p")
   if [ -n "$bin" ]; then path[$name]=$bin/$name; else path[$name]=$build/$p; fi
   [ -x "${path[$name]}" ] || { echo "gpu_report: ${path[$name]} is missing"; exit 1; }
+done
+for p in "${optional[@]}"; do
+  name=$(basename "$p")
+  if [ -n "$bin" ]; then path[$name]=$bin/$name; else path[$name]=$build/$p; fi
 done
 
 # Runs one step under min(its own limit, what is left of the budget); records its status and time.
@@ -55,11 +60,17 @@ step() {
 
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 step parity_ops 60 env MTTT_PARITY_DEVICE=cuda "${path[test_parity_ops]}"
+if [ -x "${path[test_parity_kernels]}" ]; then
+  step parity_kernels 60 env MTTT_PARITY_DEVICE=cuda "${path[test_parity_kernels]}"
+else
+  echo "gpu_report: [parity_kernels] skipped: no test_parity_kernels among the programs"; status[parity_kernels]=skipped; seconds[parity_kernels]=0
+fi
 step verify 60 "${path[mttt]}" verify --batch 8 --tokens 196 --width 192 --heads 3 --device cuda \
   --json "$logs/verify.json"
 step parity_training 90 env MTTT_PARITY_DEVICE=cuda "${path[test_parity_training]}"
 step bench 150 "${path[bench_mttt]}" --device cuda --sections layers,layers_s16,vit --repeats 10 --warmup 2 \
   --json "$logs/bench_mttt.json"
+step reduce 40 "${path[bench_foundation]}" --sections reduce --device cuda --repeats 10 --json "$logs/bench_reduce.json"
 step profile 40 env MTTT_PROFILE=1 "${path[bench_mttt]}" --device cuda --sections layers \
   --layers linear_attention,mttt_mlp_t1 --repeats 3 --json "$logs/bench_profile.json"
 step train 90 "${path[mttt]}" train --config examples/configs/fashion_mnist_demo.json --device cuda \

@@ -1,5 +1,5 @@
 """Summarises a `gpu_report.sh --quick` run: reads its logs folder (bench_mttt.json, peer.log from
-../shared/gpu/peer_gpu.py, train/metrics.jsonl), writes the JSON report and a Markdown table of
+../shared/gpu/peer_gpu.py, bench_reduce.json, train/metrics.jsonl), writes the JSON report and a Markdown table of
 mttt next to PyTorch eager (same GPU, same run) and the XLA reference figures, and prints the table.
 
     python3 tools/gpu_report_summary.py OUT LOGS MACHINE_JSON STEPS_JSON ELAPSED_SECONDS
@@ -51,7 +51,7 @@ def fmt_ms(value):
     return "-" if value is None else f"{value:.2f}"
 
 
-def table(bench, peer, training):
+def table(bench, peer, training, reduce=None):
     def peer_ms(section, name):
         for row in peer:
             if row.get("section") == section and row.get("name") == PEER_NAMES.get(name, name):
@@ -77,6 +77,11 @@ def table(bench, peer, training):
             lines.append(f"| {row['name']} | {fmt_ms(ours)} | {fmt_ms(theirs)} | {fmt_ms(xla)} | {ratio} "
                          f"| {counters.get('kernel_launches', '-')} | {counters.get('host_syncs', '-')} |")
         lines.append("")
+    reduce_rows = [r for r in (reduce or {}).get("reduce", {}).get("rows", [])]
+    if reduce_rows:
+        lines += ["| reduction, float32 | GB/s (warm) | GB/s (cold) |", "|---|---:|---:|"]
+        lines += [f"| {r['case']} | {r['warm_gb_per_s']:.0f} | {r['cold_gb_per_s']:.0f} |" for r in reduce_rows]
+        lines.append("")
     if training:
         lines.append(f"Demo on the GPU, one epoch: {training['images_per_second']:.0f} images/s, "
                      f"test accuracy {training['accuracy']:.4f}.")
@@ -92,11 +97,12 @@ def main(argv):
     if evals and evals[0].get("train_seconds"):
         training = {"accuracy": evals[0]["accuracy"], "train_seconds": evals[0]["train_seconds"],
                     "images_per_second": DEMO_TRAIN_IMAGES / evals[0]["train_seconds"]}
-    markdown = table(bench, peer, training)
+    reduce = load_json(os.path.join(logs, "bench_reduce.json"))
+    markdown = table(bench, peer, training, reduce)
     report = {"format": "mttt-gpu-report-1", "mode": "quick",
               "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "elapsed_seconds": int(elapsed), "machine": json.loads(machine), "steps": json.loads(steps),
-              "training": training, "benchmarks": {"mttt": bench or None, "peer": peer or None},
+              "training": training, "benchmarks": {"mttt": bench or None, "peer": peer or None, "reduce": reduce},
               "table_markdown": markdown}
     with open(out, "w") as f:
         json.dump(report, f, indent=2)
