@@ -1,15 +1,15 @@
 #include "nn/checkpoint/safetensors.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
+#include "nn/checkpoint/file_write.hpp"
 #include "tensor/tensor.hpp"
 
 namespace mttt::nn {
@@ -92,32 +92,11 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
   const std::uint64_t length = text.size();
 
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    check(out.good(), "safetensors", "cannot write {}", temporary);
-    char le[8];
-    for (int i = 0; i < 8; ++i) le[i] = static_cast<char>((length >> (8 * i)) & 0xff);
-    out.write(le, 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& b : blobs) out.write(b.data(), static_cast<std::streamsize>(b.size()));
-    out.flush();
-    if (!out.good()) {
-      std::remove(temporary.c_str());
-      fail("safetensors", "writing {} failed (disk full?)", temporary);
-    }
-  }
-  // Make the data durable before the rename publishes it.
-  if (FILE* f = std::fopen(temporary.c_str(), "rb")) {
-    ::fsync(::fileno(f));
-    std::fclose(f);
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) {
-    std::remove(temporary.c_str());
-    fail("safetensors", "cannot move {} to {}: {}", temporary, path, ec.message());
-  }
+  char le[8];
+  for (int i = 0; i < 8; ++i) le[i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  std::vector<std::string_view> pieces = {std::string_view(le, 8), text};
+  for (const auto& b : blobs) pieces.emplace_back(b.data(), b.size());
+  write_file_atomically(path, pieces, "safetensors");
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {
@@ -179,8 +158,16 @@ SafetensorsFile load_safetensors(const std::string& path) {
                                                                                                         : 0;
     check(width != 0, "safetensors", "{}: tensor '{}' has dtype {}; supported: F32, F64, I64, F16, BF16, I32", path,
           e.name, e.dtype);
-    for (auto d : e.shape) check(d >= 0, "safetensors", "{}: tensor '{}' has a negative dimension", path, e.name);
-    const std::uint64_t bytes = static_cast<std::uint64_t>(numel(e.shape)) * width;
+    // The byte count from the shape, refusing a product that overflows (it could wrap to a
+    // count that matches the offsets).
+    std::uint64_t bytes = width;
+    for (auto d : e.shape) {
+      check(d >= 0, "safetensors", "{}: tensor '{}' has a negative dimension in {}", path, e.name, to_string(e.shape));
+      check(!__builtin_mul_overflow(bytes, static_cast<std::uint64_t>(d), &bytes) &&
+                bytes <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
+            "safetensors", "{}: tensor '{}' has shape {}, whose size overflows 64 bits", path, e.name,
+            to_string(e.shape));
+    }
     check(e.begin <= e.end && e.end <= data_size, "safetensors",
           "{}: tensor '{}' spans bytes [{}, {}) but the data section has {} (truncated file?)", path, e.name, e.begin,
           e.end, data_size);

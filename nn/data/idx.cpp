@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <string>
@@ -63,7 +64,8 @@ std::string what(const std::vector<std::int64_t>& dims) {
 
 std::int64_t IdxArray::count() const {
   std::int64_t n = 1;
-  for (auto d : dims) n *= d;
+  for (auto d : dims)
+    check(!__builtin_mul_overflow(n, d, &n), "idx", "dimensions {} overflow 64 bits", dims_text(dims, 0));
   return n;
 }
 
@@ -90,10 +92,25 @@ IdxArray read_idx(const std::filesystem::path& path) {
     const std::uint8_t* b = header.data() + 4 * i;
     array.dims.push_back((std::int64_t{b[0]} << 24) | (b[1] << 16) | (b[2] << 8) | b[3]);
   }
-  const std::int64_t n = array.count();
-  array.data.resize(static_cast<std::size_t>(n));
-  const std::size_t got = read_some(f.get(), array.data.data(), array.data.size(), path);
-  if (got != array.data.size()) {
+  std::int64_t n = 0;
+  try {
+    n = array.count();
+  } catch (const Error&) {
+    fail("idx", "{}: the header's dimensions {} overflow 64 bits", path.string(), dims_text(array.dims, 0));
+  }
+  // Read in chunks, so that memory follows the data that is there, not what the header claims
+  // (a 150-byte file can claim 12 GB).
+  constexpr std::size_t kChunk = std::size_t{1} << 24;
+  std::size_t got = 0;
+  while (got < static_cast<std::size_t>(n)) {
+    const std::size_t want = std::min(kChunk, static_cast<std::size_t>(n) - got);
+    array.data.resize(got + want);
+    const std::size_t arrived = read_some(f.get(), array.data.data() + got, want, path);
+    got += arrived;
+    if (arrived < want) break;
+  }
+  array.data.resize(got);
+  if (got != static_cast<std::size_t>(n)) {
     const std::int64_t item = n / std::max<std::int64_t>(array.dims[0], 1);
     fail("idx", "{}: truncated: header promises {}, file holds {}{}", path.string(), what(array.dims),
          item > 0 ? static_cast<std::int64_t>(got) / item : 0, item > 0 && got % item ? " and a part" : "");

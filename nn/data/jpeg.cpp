@@ -68,6 +68,11 @@ bool decode_jpeg(const std::uint8_t* data, std::size_t size, Image& image, std::
   if (tjDecompressHeader3(h, data, static_cast<unsigned long>(size), &width, &height, &subsampling, &colorspace) != 0)
     return fail_decode(error, tjGetErrorStr2(h));
   if (width <= 0 || height <= 0) return fail_decode(error, "no image in the file (a truncated header?)");
+  const std::int64_t pixels = std::int64_t{width} * height;
+  if (pixels > options.max_pixels)
+    return fail_decode(error, fmt::format("the header claims {}x{} = {} pixels, more than the limit of {} "
+                                          "(data.max_image_pixels)",
+                                          width, height, pixels, options.max_pixels));
   image = Image(height, width, options.channels);
   const int flags = options.fast_dct ? TJFLAG_FASTDCT : TJFLAG_ACCURATEDCT;
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;

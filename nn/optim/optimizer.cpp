@@ -29,7 +29,7 @@ void Optimizer::zero_grad() {
     if (p.requires_grad()) p.zero_grad();
 }
 
-void Optimizer::step() {
+bool Optimizer::step() {
   NoGrad no_grad;
   // Global norm over the trainable gradients, accumulated in float64 on the parameters' device:
   // one value crosses to the host per step, not one per parameter.
@@ -41,6 +41,7 @@ void Optimizer::step() {
     squares = squares.defined() ? squares + s : s;
   }
   last_grad_norm_ = squares.defined() ? std::sqrt(squares.item<double>()) : 0.0;
+  if (!std::isfinite(last_grad_norm_)) return false;  // a NaN or Inf anywhere would spread to every parameter
   const double clip = options_.clip_norm > 0 && last_grad_norm_ > options_.clip_norm
                           ? options_.clip_norm / last_grad_norm_
                           : 1.0;
@@ -56,6 +57,7 @@ void Optimizer::step() {
                   p.detach(), d));
   }
   ++steps_;
+  return true;
 }
 
 NamedTensors Optimizer::state() const {

@@ -35,8 +35,9 @@ class Optimizer {
   virtual ~Optimizer() = default;
 
   // One update from the parameters' accumulated .grad(); parameters without a gradient keep
-  // their values. Runs under NoGrad.
-  void step();
+  // their values. Runs under NoGrad. Returns false, applying nothing (parameters, state and
+  // steps() stay as they were), when the gradients' global norm is not finite.
+  bool step();
   void zero_grad();
 
   std::int64_t steps() const { return steps_; }

@@ -8,9 +8,13 @@ void save_checkpoint(const std::string& path, const Module& model, const Optimiz
   NamedTensors tensors = model.named_parameters();
   if (optimizer)
     for (auto& entry : optimizer->state()) tensors.push_back(entry);
+  for (const auto& [name, t] : tensors)
+    check(!is_floating(t.dtype()) || all_finite(t.detach()), "checkpoint",
+          "{}: not written: '{}' holds NaN or Inf at step {} (the previous checkpoint is kept)", path, name, info.step);
   std::map<std::string, std::string> metadata = {
       {"format", kCheckpointFormat},
       {"step", std::to_string(info.step)},
+      {"skipped_steps", std::to_string(info.skipped_steps)},
       {"seed", std::to_string(info.seed)},
       {"config", info.config.dump()},
   };
@@ -30,6 +34,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   try {
     c.info.step = std::stoll(meta("step"));
     c.info.seed = std::stoull(meta("seed"));
+    if (c.file.metadata.count("skipped_steps")) c.info.skipped_steps = std::stoll(c.file.metadata.at("skipped_steps"));
     c.info.config = nlohmann::json::parse(meta("config"));
   } catch (const mttt::Error&) {
     throw;
@@ -50,6 +55,8 @@ void restore_checkpoint(const Checkpoint& c, Module& model, Optimizer* optimizer
     check(have != nullptr, "checkpoint", "{}: parameter '{}' {} is missing", c.file.path, name, to_string(want.shape()));
     check(have->shape() == want.shape(), "checkpoint", "{}: parameter '{}' is {} in the checkpoint but {} in the model",
           c.file.path, name, to_string(have->shape()), to_string(want.shape()));
+    check(have->dtype() == want.dtype(), "checkpoint", "{}: parameter '{}' is {} in the checkpoint but {} in the model",
+          c.file.path, name, to_string(have->dtype()), to_string(want.dtype()));
   }
   for (const auto& [name, t] : params) {
     bool known = false;

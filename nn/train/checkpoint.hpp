@@ -22,10 +22,13 @@ inline constexpr const char* kCheckpointFormat = "mttt-checkpoint-1";
 
 struct CheckpointInfo {
   std::int64_t step = 0;
+  std::int64_t skipped_steps = 0;  // steps whose update was skipped (run.nonfinite = skip): step - skipped = updates
   nlohmann::json config;
   std::uint64_t seed = 0;
 };
 
+// Refuses (throwing before anything is written, naming the tensor) a parameter or optimiser
+// state holding NaN or Inf: a good checkpoint is never replaced by a diverged one.
 void save_checkpoint(const std::string& path, const Module& model, const Optimizer* optimizer, const CheckpointInfo& info);
 
 struct Checkpoint {
@@ -37,7 +40,8 @@ struct Checkpoint {
 Checkpoint read_checkpoint(const std::string& path);
 
 // Puts the checkpoint's parameters into `model` (and its state into `optimizer`): a missing or
-// unexpected parameter, or one of another shape, is refused naming the tensor and the shapes.
+// unexpected parameter, or one of another shape or dtype, is refused naming the tensor and the
+// shapes or dtypes (a conversion must be made explicitly, before restoring).
 void restore_checkpoint(const Checkpoint& checkpoint, Module& model, Optimizer* optimizer);
 
 }  // namespace mttt::nn

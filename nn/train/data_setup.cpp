@@ -32,7 +32,9 @@ std::shared_ptr<const data::ExampleSource> open_split(const DataConfig& d, bool 
     auto dir = d.root.empty() ? data::fashion_mnist_dir() : std::filesystem::path(d.root);
     return std::make_shared<data::FashionMnist>(train ? "train" : "test", dir);
   }
-  return std::make_shared<data::ImageFolder>(d.root, train ? "train" : "val");
+  data::JpegDecodeOptions decode;
+  decode.max_pixels = d.max_image_pixels;
+  return std::make_shared<data::ImageFolder>(d.root, train ? "train" : "val", decode);
 }
 
 data::PreprocessOptions train_preprocess(const TrainConfig& c) {
@@ -69,6 +71,7 @@ std::shared_ptr<const data::ExampleSource> subset(std::shared_ptr<const data::Ex
 
 Datasets make_datasets(const TrainConfig& c, bool train) {
   Datasets out;
+  std::shared_ptr<const data::ExampleSource> train_source;
   if (train) {
     data::PipelineOptions o;
     o.batch_size = c.run.batch_size;
@@ -78,7 +81,8 @@ Datasets make_datasets(const TrainConfig& c, bool train) {
     o.preprocess = train_preprocess(c);
     o.mixup = c.data.mixup;
     o.threads = c.data.threads;
-    out.train = std::make_unique<data::Pipeline>(subset(open_split(c.data, true), c.data.train_subset, c.run.seed), o);
+    train_source = open_split(c.data, true);
+    out.train = std::make_unique<data::Pipeline>(subset(train_source, c.data.train_subset, c.run.seed), o);
     check_shape(c, *out.train, "training");
     out.classes = out.train->num_classes();
   }
@@ -89,9 +93,18 @@ Datasets make_datasets(const TrainConfig& c, bool train) {
   e.repeat = false;
   e.preprocess = eval_preprocess(c);
   e.threads = c.data.threads;
-  out.eval = std::make_unique<data::Pipeline>(subset(open_split(c.data, false), c.data.test_subset, c.run.seed + 1), e);
+  const auto eval_source = open_split(c.data, false);
+  out.eval = std::make_unique<data::Pipeline>(subset(eval_source, c.data.test_subset, c.run.seed + 1), e);
   check_shape(c, *out.eval, "evaluation");
   out.classes = out.eval->num_classes();
+  // A label is an index into the sorted class folders: both splits must name the same classes.
+  if (train) {
+    const auto train_classes = train_source->class_names(), eval_classes = eval_source->class_names();
+    check(train_classes == eval_classes, "data",
+          "the training and evaluation splits have different classes, so their labels would disagree:\n  train: {}\n  "
+          "eval:  {}",
+          fmt::join(train_classes, ", "), fmt::join(eval_classes, ", "));
+  }
   check(out.classes == c.model.classes, "data", "the data has {} classes but the model has {} (model.classes)",
         out.classes, c.model.classes);
   return out;

@@ -14,7 +14,8 @@ nlohmann::json default_train_config() {
       {"model", ViTConfig().to_json()},
       {"data",
        {{"dataset", d.dataset}, {"root", d.root}, {"train_subset", d.train_subset}, {"test_subset", d.test_subset},
-        {"augment", d.augment}, {"mixup", d.mixup}, {"eval_resize", d.eval_resize}, {"threads", d.threads}}},
+        {"augment", d.augment}, {"mixup", d.mixup}, {"eval_resize", d.eval_resize}, {"threads", d.threads},
+        {"max_image_pixels", d.max_image_pixels}}},
       {"optim",
        {{"optimizer", o.optimizer}, {"lr", o.lr}, {"schedule", o.schedule}, {"warmup_steps", o.warmup_steps},
         {"weight_decay", o.weight_decay}, {"clip_norm", o.clip_norm}, {"momentum", o.momentum},
@@ -22,7 +23,8 @@ nlohmann::json default_train_config() {
       {"run",
        {{"seed", r.seed}, {"epochs", r.epochs}, {"batch_size", r.batch_size}, {"accumulation", r.accumulation},
         {"eval_batch_size", r.eval_batch_size}, {"log_every", r.log_every}, {"inner_losses", r.inner_losses},
-        {"out", r.out}, {"checkpoint", r.checkpoint}, {"max_steps", r.max_steps}, {"device", r.device}}},
+        {"out", r.out}, {"checkpoint", r.checkpoint}, {"max_steps", r.max_steps}, {"device", r.device},
+        {"nonfinite", r.nonfinite}}},
   };
 }
 
@@ -60,6 +62,7 @@ TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<s
   c.data.mixup = get<double>(merged, "data", "mixup", where);
   c.data.eval_resize = get<int>(merged, "data", "eval_resize", where);
   c.data.threads = get<int>(merged, "data", "threads", where);
+  c.data.max_image_pixels = get<std::int64_t>(merged, "data", "max_image_pixels", where);
   c.optim.optimizer = get<std::string>(merged, "optim", "optimizer", where);
   c.optim.lr = get<double>(merged, "optim", "lr", where);
   c.optim.schedule = get<std::string>(merged, "optim", "schedule", where);
@@ -79,6 +82,7 @@ TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<s
   c.run.checkpoint = get<bool>(merged, "run", "checkpoint", where);
   c.run.max_steps = get<std::int64_t>(merged, "run", "max_steps", where);
   c.run.device = get<std::string>(merged, "run", "device", where);
+  c.run.nonfinite = get<std::string>(merged, "run", "nonfinite", where);
 
   auto one_of = [&](const std::string& value, const char* key, std::initializer_list<const char*> valid) {
     for (const char* v : valid)
@@ -91,6 +95,9 @@ TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<s
   one_of(c.data.augment, "data.augment", {"none", "inception_crop", "imagenet"});
   one_of(c.optim.optimizer, "optim.optimizer", {"big_vision", "adam", "adamw", "sgd"});
   one_of(c.optim.schedule, "optim.schedule", {"cosine", "linear", "constant"});
+  one_of(c.run.nonfinite, "run.nonfinite", {"stop", "skip"});
+  check(c.data.max_image_pixels >= 1, "config", "{}: data.max_image_pixels must be positive, got {}", where,
+        c.data.max_image_pixels);
   check(c.data.dataset != "image_folder" || !c.data.root.empty(), "config", "{}: data.root must name the image folder", where);
   check(c.run.epochs >= 1 && c.run.batch_size >= 1 && c.run.eval_batch_size >= 1 && c.run.log_every >= 1, "config",
         "{}: run.epochs, run.batch_size, run.eval_batch_size and run.log_every must be positive", where);

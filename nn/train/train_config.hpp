@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/config.hpp"
+#include "nn/data/jpeg.hpp"
 
 namespace mttt::nn {
 
@@ -22,6 +23,7 @@ struct DataConfig {
   double mixup = 0;                       // Beta(mixup, mixup) per batch; 0: off
   int eval_resize = 0;                    // > 0: evaluation resize (short side) before the centre crop
   int threads = 0;                        // decode and augment threads; 0: all cores
+  std::int64_t max_image_pixels = data::kMaxImagePixels;  // an image claiming more (width x height) is refused unread
 };
 
 struct OptimConfig {
@@ -47,6 +49,7 @@ struct RunConfig {
   bool checkpoint = true;                 // after every epoch
   std::int64_t max_steps = 0;             // > 0: stop after this many steps (smoke runs)
   std::string device = "cpu";             // cpu | thrust-host | cuda | cuda:N: where the model trains
+  std::string nonfinite = "stop";         // a NaN/Inf loss or gradient: stop (naming the step) | skip (the update)
 };
 
 struct TrainConfig {

@@ -1,6 +1,7 @@
 #include "nn/train/trainer.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "nn/random_step.hpp"
 #include "nn/train/checkpoint.hpp"
 #include "nn/train/progress.hpp"
+#include "nn/train/stop_signal.hpp"
 #include "tensor/tensor.hpp"
 
 namespace mttt::nn {
@@ -81,8 +83,18 @@ EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& c
   return result;
 }
 
-Trainer::Trainer(TrainConfig config, const std::string& resume) : config_(std::move(config)) {
-  std::filesystem::create_directories(config_.run.out);
+Trainer::Trainer(TrainConfig config, TrainerOptions options) : config_(std::move(config)) {
+  const std::string& resume = options.resume;
+  check(resume.empty() || !options.overwrite, "train", "--resume and --overwrite exclude each other");
+  // First, before any compute: a folder that cannot be written, is in use, or holds a run that
+  // this one would replace unasked is refused now, not after an epoch.
+  folder_ = std::make_unique<RunFolder>(config_.run.out, !resume.empty() ? RunFolderMode::resume
+                                                         : options.overwrite ? RunFolderMode::overwrite
+                                                                             : RunFolderMode::fresh);
+  if (!folder_->removed_temporaries().empty())
+    fmt::print(stderr, "{}: removed {} checkpoint temporar{} left by a killed run ({})\n", config_.run.out,
+               folder_->removed_temporaries().size(), folder_->removed_temporaries().size() == 1 ? "y" : "ies",
+               fmt::join(folder_->removed_temporaries(), ", "));
   Generator init(config_.run.seed);
   model_ = std::make_unique<ViT>(config_.model, init);
   model_->to_(parse_device(config_.run.device));  // before the optimiser takes the parameters
@@ -90,6 +102,7 @@ Trainer::Trainer(TrainConfig config, const std::string& resume) : config_(std::m
   steps_per_epoch_ = (data_.train->num_examples() + config_.run.batch_size - 1) / config_.run.batch_size;
   total_steps_ = steps_per_epoch_ * config_.run.epochs;
   optimizer_ = make_optimizer(config_, *model_, total_steps_);
+  const std::string metrics_path = (std::filesystem::path(config_.run.out) / "metrics.jsonl").string();
   if (!resume.empty()) {
     Checkpoint checkpoint = read_checkpoint(resume);
     check(checkpoint.info.config.contains("model") && checkpoint.info.config["model"] == config_.json["model"], "resume",
@@ -97,11 +110,23 @@ Trainer::Trainer(TrainConfig config, const std::string& resume) : config_(std::m
           checkpoint.info.config.value("model", nlohmann::json()).dump(), config_.json["model"].dump());
     restore_checkpoint(checkpoint, *model_, optimizer_.get());
     step_ = checkpoint.info.step;
-    check(step_ == optimizer_->steps(), "resume", "{}: step {} but the optimizer state holds {} updates", resume, step_,
+    skipped_ = checkpoint.info.skipped_steps;
+    check(step_ - skipped_ == optimizer_->steps(), "resume",
+          "{}: step {} ({} skipped) but the optimizer state holds {} updates", resume, step_, skipped_,
           optimizer_->steps());
+    std::error_code same_error;
+    if (std::filesystem::equivalent(resume, checkpoint_path(), same_error)) checkpoint_step_ = step_;
+    // The interrupted run may have logged steps past its checkpoint: they are logged again.
+    const MetricsRepair repair = repair_metrics(metrics_path, step_);
+    if (repair.dropped > 0 || repair.truncated_line)
+      fmt::print(stderr, "{}: dropped {} record{} past the checkpoint's step {}{}\n", metrics_path, repair.dropped,
+                 repair.dropped == 1 ? "" : "s", step_, repair.truncated_line ? " and a truncated last line" : "");
   }
-  metrics_ = std::make_unique<MetricsLog>((std::filesystem::path(config_.run.out) / "metrics.jsonl").string(),
-                                          !resume.empty());
+  metrics_ = std::make_unique<MetricsLog>(metrics_path, !resume.empty());
+}
+
+std::string Trainer::checkpoint_path() const {
+  return (std::filesystem::path(config_.run.out) / "checkpoint.safetensors").string();
 }
 
 std::vector<std::pair<std::string, InnerLossReporter*>> Trainer::reporters() { return find_reporters(*model_); }
@@ -132,8 +157,29 @@ double Trainer::train_step(bool log) {
     }
   }
   const double lr = optimizer_->effective_lr();
-  optimizer_->step();
+  if (before_update_) before_update_(step_ + 1);
+  // Optimizer::step() applies nothing when the gradients' norm is not finite.
+  const bool finite_loss = std::isfinite(loss_value);
+  const bool updated = finite_loss && optimizer_->step();
   optimizer_->zero_grad();
+  if (!updated) {
+    for (auto& [name, r] : reporters) r->collect_inner_losses(false);
+    const std::string what = !finite_loss ? fmt::format("the loss is {}", loss_value)
+                                          : fmt::format("the gradients' global norm is {}", optimizer_->last_grad_norm());
+    if (config_.run.nonfinite == "stop")
+      fail("train",
+           "step {}: {}; the update was not applied and the run stops (run.nonfinite = stop). {} Rerun from a "
+           "checkpoint with --detect-anomaly to name the operation that produced it, lower optim.lr, or set "
+           "run.nonfinite=skip to skip such steps",
+           step_ + 1, what,
+           checkpoint_step_ >= 0 ? fmt::format("{} (step {}) is kept.", checkpoint_path(), checkpoint_step_)
+                                 : std::string("No checkpoint was written."));
+    ++step_;
+    ++skipped_;
+    fmt::print(stderr, "\nstep {}: {}; update skipped (run.nonfinite = skip; {} skipped so far)\n", step_, what, skipped_);
+    metrics_->write({{"kind", "skip"}, {"step", step_}, {"reason", what}});
+    return loss_value;
+  }
   ++step_;
   if (log) {
     nlohmann::json record = {{"kind", "train"},
@@ -169,11 +215,12 @@ void Trainer::log_eval(const EvalResult& r, std::int64_t epoch, double train_sec
 
 void Trainer::save() {
   if (!config_.run.checkpoint) return;
-  save_checkpoint((std::filesystem::path(config_.run.out) / "checkpoint.safetensors").string(), *model_,
-                  optimizer_.get(), {.step = step_, .config = config_.json, .seed = config_.run.seed});
+  save_checkpoint(checkpoint_path(), *model_, optimizer_.get(),
+                  {.step = step_, .skipped_steps = skipped_, .config = config_.json, .seed = config_.run.seed});
+  checkpoint_step_ = step_;
 }
 
-void Trainer::run() {
+int Trainer::run() {
   const std::int64_t end = config_.run.max_steps > 0 ? std::min(total_steps_, config_.run.max_steps) : total_steps_;
   data_.train->seek(step_);
   const auto counts = model_->count_parameters();
@@ -183,8 +230,18 @@ void Trainer::run() {
              steps_per_epoch_, config_.run.batch_size, config_.run.epochs);
   std::fflush(stdout);
   ProgressLine progress("step", end, "img");
+  StopSignals signals;
   auto epoch_start = std::chrono::steady_clock::now();
   while (step_ < end) {
+    if (const int signal = StopSignals::received()) {
+      progress.finish();
+      save();
+      fmt::print(stderr, "{} at step {}: stopped{}\n", signal_name(signal), step_,
+                 config_.run.checkpoint
+                     ? fmt::format(" after writing {}; continue with --resume {}", checkpoint_path(), checkpoint_path())
+                     : std::string(" (run.checkpoint is off: no checkpoint written)"));
+      return signal;
+    }
     const bool log = (step_ + 1) % config_.run.log_every == 0 || step_ + 1 == end;
     double loss = train_step(log);
     progress.update(step_, config_.run.batch_size, {{"epoch", static_cast<double>(step_) / steps_per_epoch_}, {"loss", loss}});
@@ -197,6 +254,7 @@ void Trainer::run() {
     }
   }
   progress.finish();
+  return 0;
 }
 
 std::unique_ptr<ViT> load_model(const std::string& path, TrainConfig* config_out, const std::vector<std::string>& overrides) {

@@ -3,6 +3,12 @@
 // (out/checkpoint.safetensors) and resumable from a checkpoint so that the resumed run logs the
 // same losses as an uninterrupted one (same seed and thread count).
 //
+// No run is lost or corrupted (docs/reliability.md): the run folder is locked and a previous run
+// in it is not taken over unasked (nn/train/run_folder.hpp); a NaN or Inf loss or gradient is
+// never applied, and stops the run naming the step (or skips the update: run.nonfinite); a
+// non-finite checkpoint is never written; SIGINT, SIGTERM and SIGHUP stop at the next step
+// boundary with a checkpoint; on resume the records logged past the checkpoint are dropped.
+//
 // For TTT layers the outer loop is this ordinary loop: their forward takes the inner gradient
 // steps with create_graph, and loss.backward() differentiates through them.
 #pragma once
@@ -16,6 +22,7 @@
 #include "nn/optim/optimizer.hpp"
 #include "nn/train/data_setup.hpp"
 #include "nn/train/metrics_log.hpp"
+#include "nn/train/run_folder.hpp"
 #include "nn/train/train_config.hpp"
 #include "nn/vit.hpp"
 
@@ -28,18 +35,33 @@ struct EvalResult {
   std::map<std::string, std::vector<double>> inner_losses;
 };
 
+struct TrainerOptions {
+  // A checkpoint to continue from: the model, optimiser and step come from it; its model
+  // section must equal the config's.
+  std::string resume;
+  // Start afresh in a run folder that holds a previous run (its metrics and checkpoint go).
+  bool overwrite = false;
+};
+
 class Trainer {
  public:
-  // With `resume` (a checkpoint path) the model, optimiser and step come from it; its model
-  // section must equal the config's.
-  explicit Trainer(TrainConfig config, const std::string& resume = "");
+  Trainer(TrainConfig config, TrainerOptions options);
+  explicit Trainer(TrainConfig config, const std::string& resume = "")
+      : Trainer(std::move(config), TrainerOptions{.resume = resume}) {}
 
   // Trains to the configured end (or run.max_steps), evaluating and checkpointing each epoch.
-  void run();
+  // Returns 0 at the end, or the signal (SIGINT, SIGTERM, SIGHUP) that stopped it at a step
+  // boundary, after a checkpoint of that step.
+  int run();
   EvalResult evaluate();
   // One update (all of its accumulated micro-batches); returns the loss. `log` writes a
-  // training record. For callers that time steps (mttt dryrun).
+  // training record. For callers that time steps (mttt dryrun). A non-finite loss or gradient
+  // applies nothing and throws naming the step (run.nonfinite = stop), or counts the step as
+  // skipped and logs a "skip" record (skip).
   double train_step(bool log);
+  // Fault tests: called with the step's number (1-based) after its backward pass, before the
+  // finiteness check and the update, so that a test can put a NaN into a gradient at a chosen step.
+  void set_before_update(std::function<void(std::int64_t step)> hook) { before_update_ = std::move(hook); }
 
   // Called with each record once it is written to metrics.jsonl (a training record every
   // run.log_every steps, an evaluation record per epoch); it may throw to stop the run (the
@@ -48,6 +70,8 @@ class Trainer {
 
   ViT& model() { return *model_; }
   std::int64_t step() const { return step_; }
+  std::int64_t skipped_steps() const { return skipped_; }
+  std::string checkpoint_path() const;
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
   std::int64_t total_steps() const { return total_steps_; }
 
@@ -58,11 +82,15 @@ class Trainer {
   std::vector<std::pair<std::string, class InnerLossReporter*>> reporters();
 
   TrainConfig config_;
+  std::unique_ptr<RunFolder> folder_;  // locked for the trainer's lifetime
   std::unique_ptr<ViT> model_;
   std::unique_ptr<Optimizer> optimizer_;
   Datasets data_;
   std::unique_ptr<MetricsLog> metrics_;
   std::int64_t step_ = 0, steps_per_epoch_ = 1, total_steps_ = 1;
+  std::int64_t skipped_ = 0;         // steps whose update was skipped as non-finite
+  std::int64_t checkpoint_step_ = -1;  // the step of the checkpoint on disk (-1: none yet)
+  std::function<void(std::int64_t)> before_update_;
 };
 
 // A model and its config from a checkpoint, for `mttt eval`.

@@ -57,7 +57,7 @@ Trial try_steps(nn::TrainConfig config, const DryRunArgs& args, std::int64_t mic
   for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(args.data) / "train"))
     classes += entry.is_directory();
   config.model.classes = classes;
-  nn::Trainer trainer(config);
+  nn::Trainer trainer(config, nn::TrainerOptions{.resume = "", .overwrite = true});  // the second trial reuses the folder
   const Device device = trainer.model().device();
   trainer.train_step(false);
   Trial trial;
@@ -119,9 +119,15 @@ void dry_run(const DryRunArgs& args) {
              2 * args.micro_batch, args.data,
              args.image > 0 ? fmt::format(", images {}x{} ({} tokens)", args.image, args.image, trial_tokens) : "");
   std::fflush(stdout);
+  struct RemoveOnExit {  // the folder goes on an error too
+    std::filesystem::path path;
+    ~RemoveOnExit() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } scratch{out};
   const Trial one = try_steps(config, args, args.micro_batch, out.string());
   const Trial two = try_steps(config, args, 2 * args.micro_batch, out.string());
-  std::filesystem::remove_all(out);
   const double per_image_seconds = two.seconds_per_step / static_cast<double>(2 * args.micro_batch) * token_factor;
   const double per_image_bytes =
       std::max(0.0, static_cast<double>(two.peak_bytes - one.peak_bytes) / static_cast<double>(args.micro_batch)) *

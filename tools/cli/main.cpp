@@ -1,6 +1,7 @@
 // mttt: the command-line program. Global options apply to every subcommand.
 #include <exception>
 #include <iostream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -14,9 +15,15 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global options may also follow the subcommand: `mttt train ... --threads 2`
   mttt::ttt::register_ttt_mixers();  // configs may name mttt_linear and mttt_mlp layers
   int threads = 0;
-  app.add_option("--threads", threads, "worker threads (default: MTTT_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "worker threads (default: MTTT_NUM_THREADS or all cores)")
+      ->check(CLI::Range(1, 1024));
   app.parse_complete_callback([&] {
-    if (threads > 0) mttt::set_num_threads(threads);
+    if (threads <= 0) return;
+    const unsigned cores = std::thread::hardware_concurrency();
+    if (cores > 0 && static_cast<unsigned>(threads) > cores)
+      std::cerr << "mttt: warning: --threads " << threads << " is more than the " << cores
+                << " hardware threads: expect a slower run\n";
+    mttt::set_num_threads(threads);
   });
   mttt::cli::add_demo_command(app);
   mttt::cli::add_plot_command(app);

@@ -1,6 +1,13 @@
-// `mttt train --config FILE [--set key=value]... [--resume CKPT] [--device D] [--seed S]`
+// `mttt train --config FILE [--set key=value]... [--resume CKPT | --overwrite] [--device D] [--seed S]
+//  [--detect-anomaly]`: exits 0 at the end, 1 on an error, 128 + the signal when SIGINT, SIGTERM or
+//  SIGHUP stopped it (after a checkpoint).
 // `mttt eval --checkpoint CKPT [--data ROOT] [--set key=value]... [--device D]`
+#include <cstdlib>
+#include <optional>
+
 #include <fmt/format.h>
+
+#include "autodiff/grad_mode.hpp"
 
 #include "nn/train/data_setup.hpp"
 #include "nn/train/trainer.hpp"
@@ -16,6 +23,7 @@ struct TrainArgs {
   std::string config, resume, device;
   std::vector<std::string> overrides;
   std::int64_t seed = -1;
+  bool overwrite = false, detect_anomaly = false;
 };
 
 // --device D is run.device (docs/config.md); the device's backend must be in this build.
@@ -37,13 +45,23 @@ void add_train_command(CLI::App& app) {
   train->add_option("--resume", args->resume, "continue from a checkpoint written by a run of the same model")
       ->check(CLI::ExistingFile);
   train->add_option("--device", args->device, kDeviceHelp);
+  train->add_flag("--overwrite", args->overwrite, "start afresh in a run.out that holds a previous run (its metrics and checkpoint go)")
+      ->excludes("--resume");
   train->add_option("--seed", args->seed, "shorthand for --set run.seed=S");
+  train->add_flag("--detect-anomaly", args->detect_anomaly,
+                  "check every operation's output and every gradient for NaN/Inf, naming the first operation that made one (slow)");
   train->callback([args] {
     auto overrides = args->overrides;
     add_device(args->device, overrides);
     if (args->seed >= 0) overrides.push_back(fmt::format("run.seed={}", args->seed));
-    nn::Trainer trainer(nn::load_train_config(args->config, overrides), args->resume);
-    trainer.run();
+    int signal = 0;
+    {
+      nn::Trainer trainer(nn::load_train_config(args->config, overrides), nn::TrainerOptions{.resume = args->resume, .overwrite = args->overwrite});
+      std::optional<autodiff::DetectAnomaly> anomaly;
+      if (args->detect_anomaly) anomaly.emplace();
+      signal = trainer.run();
+    }  // the run folder's lock is released here
+    if (signal != 0) std::exit(128 + signal);
   });
 
   auto eval_args = std::make_shared<TrainArgs>();

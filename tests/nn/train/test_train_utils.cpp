@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include "nn/train/config_overrides.hpp"
 #include "nn/train/metrics_log.hpp"
@@ -53,6 +54,34 @@ TEST_CASE("metrics logs are JSON lines that read back") {
   REQUIRE(records.size() == 3);
   CHECK(records[1]["loss"] == 2.0);
   CHECK(records[2]["accuracy"] == 0.5);
+}
+
+TEST_CASE("a truncated last record is skipped by the reader and dropped by the resume repair; other damage is named") {
+  auto path = (std::filesystem::temp_directory_path() / "mttt_metrics_truncated.jsonl").string();
+  std::ofstream(path) << R"({"step":1,"loss":2.5})" << '\n' << R"({"step":2,"loss":2.0})" << '\n' << R"({"step":3,"lo)";
+  auto records = read_metrics(path);
+  REQUIRE(records.size() == 2);
+  CHECK(records[1]["step"] == 2);
+  MetricsRepair repair = repair_metrics(path, 1);
+  CHECK(repair.truncated_line);
+  CHECK(repair.dropped == 1);
+  records = read_metrics(path);
+  REQUIRE(records.size() == 1);
+  {
+    MetricsLog log(path, true);  // appends onto a whole line
+    log.write({{"step", 2}, {"loss", 1.0}});
+  }
+  CHECK(read_metrics(path).size() == 2);
+  std::ofstream(path) << R"({"step":1)" << '\n' << R"({"step":2})" << '\n';
+  REQUIRE_THROWS_WITH(read_metrics(path), Catch::Contains(path + ":1"));
+  REQUIRE_THROWS_WITH(repair_metrics(path, 5), Catch::Contains(path + ":1"));
+}
+
+TEST_CASE("a failed metrics write throws naming the file and the system's error") {
+  MetricsLog log("/dev/full", true);
+  REQUIRE_THROWS_WITH(log.write({{"step", 1}}), Catch::Contains("/dev/full") && Catch::Contains("No space left"));
+  REQUIRE_THROWS_WITH(MetricsLog("/nonexistent-folder/metrics.jsonl", false),
+                      Catch::Contains("/nonexistent-folder/metrics.jsonl") && Catch::Contains("No such file"));
 }
 
 TEST_CASE("durations read as a person writes them") {

@@ -90,9 +90,11 @@ TEST_CASE("a run stopped after one epoch and resumed logs the same losses as an 
   const std::string whole = fresh_dir("whole"), part = fresh_dir("part");
   Trainer(parse_train_config(config(whole), {}, "test")).run();
   Trainer(parse_train_config(config(part), {"run.max_steps=10"}, "test")).run();
-  Trainer resumed(parse_train_config(config(part), {}, "test"), part + "/checkpoint.safetensors");
-  CHECK(resumed.step() == 10);
-  resumed.run();
+  {
+    Trainer resumed(parse_train_config(config(part), {}, "test"), part + "/checkpoint.safetensors");
+    CHECK(resumed.step() == 10);
+    resumed.run();
+  }  // releases the run folder's lock for the sections below
   auto a = train_losses(whole), b = train_losses(part);
   REQUIRE(a.size() == 20);
   CHECK(a == b);  // bit for bit
