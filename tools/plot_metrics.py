@@ -18,23 +18,34 @@ import math
 import os
 import sys
 
-import matplotlib
+# Exit status 3 says that matplotlib is missing (mttt plot then suggests installing it).
+MISSING_MATPLOTLIB = 3
+try:
+    import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: E402
+except ImportError as e:
+    print(f"plot: matplotlib cannot be imported ({e}); apt-get install python3-matplotlib", file=sys.stderr)
+    sys.exit(MISSING_MATPLOTLIB)
 
 
 def read(path):
+    """The records; an unterminated last line that is not JSON (a writer killed mid-record) is
+    skipped with a warning, as mttt's own reader does; any other bad line is an error."""
     records = []
     with open(path) as f:
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
+        lines = f.readlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if number == len(lines) and not line.endswith("\n"):
+                print(f"plot: warning: {path}:{number}: skipped a truncated last line", file=sys.stderr)
                 continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                sys.exit(f"plot: {path}:{number}: not JSON ({e})")
+            sys.exit(f"plot: {path}:{number}: not JSON ({e})")
     return records
 
 

@@ -58,8 +58,9 @@ RunFolder::RunFolder(const std::string& path, RunFolderMode mode) : path_(path) 
 
   if (mode == RunFolderMode::fresh) {
     std::vector<std::string> previous;
+    // An empty metrics file is a run that failed before its first record: nothing to lose.
     for (const char* name : {"metrics.jsonl", "checkpoint.safetensors"})
-      if (fs::exists(fs::path(path) / name)) previous.push_back(name);
+      if (fs::exists(fs::path(path) / name) && fs::file_size(fs::path(path) / name, ec) > 0) previous.push_back(name);
     if (!previous.empty()) {
       ::close(lock_fd_);
       lock_fd_ = -1;

@@ -1,7 +1,7 @@
 // A training run's folder (run.out), held for the run's lifetime:
 //   - locked: `out/.lock` carries an flock and the holder's pid, so that a second training on the
 //     same folder is refused naming the first's pid (the lock dies with its process, kill -9 included);
-//   - not taken over by accident: a folder holding a previous run (metrics.jsonl or
+//   - not taken over by accident: a folder holding a previous run (a non-empty metrics.jsonl, or
 //     checkpoint.safetensors) is refused unless the run resumes or overwrite is asked for;
 //   - tidy: checkpoint temporaries left by a killed writer (`*.tmp.<pid>`) are removed.
 #pragma once

@@ -42,6 +42,8 @@ template <class T> T get(const nlohmann::json& j, const char* section, const cha
 
 TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<std::string>& overrides,
                                const std::string& where) {
+  check(config.is_object(), "config", "{}: a config is a JSON object ({{\"model\": ..., \"run\": ...}}), not {}",
+        where, config.type_name());
   // The model section has its own reader (with its own defaults and checks); merge the rest.
   nlohmann::json defaults = default_train_config();
   nlohmann::json model = config.contains("model") ? config["model"] : nlohmann::json::object();

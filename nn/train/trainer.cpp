@@ -47,11 +47,18 @@ std::vector<std::pair<std::string, InnerLossReporter*>> find_reporters(ViT& mode
   return out;
 }
 
+// A batch tensor on the model's device; images (and mixup's soft labels) in the model's dtype
+// (model.dtype = float64 trains on float32 pixels widened).
+Tensor to_model(const Tensor& t, const ViT& model) {
+  Tensor moved = to(t, model.device());
+  const DType dtype = model.config().dtype;
+  return is_floating(moved.dtype()) && moved.dtype() != dtype ? cast(moved, dtype) : moved;
+}
+
 }  // namespace
 
 EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& config) {
   NoGrad evaluation;  // TTT layers still take their inner steps (first order)
-  const Device device = model.device();
   RandomStep step(config.run.seed ^ kEvalStream, 0);
   auto reporters = find_reporters(model);
   for (auto& [name, r] : reporters) r->collect_inner_losses(config.run.inner_losses);
@@ -62,8 +69,8 @@ EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& c
   std::int64_t correct = 0;
   while (data.next(batch)) {
     if (batch.size() == 0) continue;
-    Tensor labels = to(batch.labels, device);
-    Tensor logits = model.forward(to(batch.images, device));
+    Tensor labels = to_model(batch.labels, model);
+    Tensor logits = model.forward(to_model(batch.images, model));
     loss_sum += softmax_cross_entropy(logits, labels, {.reduction = Reduction::sum}).item<double>();
     correct += count_correct(logits, labels);
     result.examples += batch.size();
@@ -98,6 +105,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : config_(std::move
   Generator init(config_.run.seed);
   model_ = std::make_unique<ViT>(config_.model, init);
   model_->to_(parse_device(config_.run.device));  // before the optimiser takes the parameters
+  check(model_->count_parameters().trainable > 0, "train",
+        "every parameter of the model is frozen (model.frozen = {}): there is nothing to train",
+        config_.json["model"].value("frozen", nlohmann::json::array()).dump());
   data_ = make_datasets(config_);
   steps_per_epoch_ = (data_.train->num_examples() + config_.run.batch_size - 1) / config_.run.batch_size;
   total_steps_ = steps_per_epoch_ * config_.run.epochs;
@@ -140,12 +150,11 @@ double Trainer::train_step(bool log) {
   const std::int64_t micro = config_.run.batch_size / config_.run.accumulation;
   double loss_value = 0;
   std::map<std::string, std::vector<double>> inner;
-  const Device device = model_->device();
   for (std::int64_t a = 0; a < config_.run.accumulation; ++a) {
     Tensor images = config_.run.accumulation == 1 ? batch.images : slice(batch.images, 0, a * micro, (a + 1) * micro);
     Tensor labels = config_.run.accumulation == 1 ? batch.labels : slice(batch.labels, 0, a * micro, (a + 1) * micro);
-    images = to(images, device);
-    labels = to(labels, device);
+    images = to_model(images, *model_);
+    labels = to_model(labels, *model_);
     Tensor loss = softmax_cross_entropy(model_->forward(images), labels, {.label_smoothing = config_.optim.label_smoothing});
     (loss * (1.0 / static_cast<double>(config_.run.accumulation))).backward();
     loss_value += loss.item<double>() / static_cast<double>(config_.run.accumulation);

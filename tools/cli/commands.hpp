@@ -5,6 +5,10 @@
 
 namespace mttt::cli {
 
+// A count option (--heads, --steps, ...): a whole number from 1 to `most`, refused otherwise with
+// the value and the range (CLI::PositiveNumber's message prints DBL_MAX in 309 digits).
+inline CLI::Range count_range(std::int64_t most = std::int64_t{1} << 30) { return CLI::Range(std::int64_t{1}, most); }
+
 // `mttt demo`: a tour of the tensor library and the autodiff engine.
 void add_demo_command(CLI::App& app);
 // `mttt plot`: PNG curves of a metrics file.

@@ -160,12 +160,12 @@ void add_dryrun_command(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--set", args->overrides, "override a config key (repeatable)");
   cmd->add_option("--device", args->device, "cpu, thrust-host, cuda or cuda:N (run.device)");
-  cmd->add_option("--steps", args->steps, "timed steps per trial")->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", args->steps, "timed steps per trial")->check(count_range());
   cmd->add_option("--micro-batch", args->micro_batch, "images per step of the first trial (the second takes twice as many)")
-      ->check(CLI::PositiveNumber);
+      ->check(count_range());
   cmd->add_option("--image", args->image,
                   "run the trials at this image size and scale by the tokens (for models that do not fit here)")
-      ->check(CLI::PositiveNumber);
+      ->check(count_range());
   cmd->callback([args] { dry_run(*args); });
 }
 

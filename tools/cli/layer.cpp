@@ -27,6 +27,26 @@ struct LayerArgs {
   std::uint64_t seed = 0;
 };
 
+// --perm must hold, for each head, an order of the N tokens: every index once.
+Tensor checked_permutation(const std::string& path, std::int64_t heads, std::int64_t tokens) {
+  Tensor perm = nn::load_safetensors(path).at("perm");
+  check(perm.dtype() == DType::int64 && perm.shape() == Shape{heads, tokens}, "layer",
+        "{}: perm is {} {}, expected int64 (H, N) = ({}, {})", path, to_string(perm.dtype()), to_string(perm.shape()),
+        heads, tokens);
+  const auto values = perm.to_vector<std::int64_t>();
+  for (std::int64_t h = 0; h < heads; ++h) {
+    std::vector<bool> seen(static_cast<std::size_t>(tokens), false);
+    for (std::int64_t i = 0; i < tokens; ++i) {
+      const std::int64_t v = values[static_cast<std::size_t>(h * tokens + i)];
+      check(v >= 0 && v < tokens && !seen[static_cast<std::size_t>(v)], "layer",
+            "{}: perm row {} is not a permutation of 0..{}: {} at position {}", path, h, tokens - 1,
+            v >= 0 && v < tokens ? fmt::format("{} repeats", v) : fmt::format("{} is out of range", v), i);
+      seen[static_cast<std::size_t>(v)] = true;
+    }
+  }
+  return perm;
+}
+
 bool is_ttt(const std::string& kind) { return kind == "mttt_linear" || kind == "mttt_mlp"; }
 
 // The attention kinds through the nn layers (functional application on the given tensors).
@@ -60,6 +80,8 @@ void run_layer(const LayerArgs& a) {
   check(X.contains("y"), "layer", "{}: the input file must hold 'y' (B, N, D)", a.input);
   Tensor y = X.at("y").detach().requires_grad_();
   check(y.rank() == 3, "layer", "{}: y has shape {}, expected (B, N, D)", a.input, to_string(y.shape()));
+  // Checked before the parameters, as every input is checked before any compute.
+  const Tensor perm = a.perm.empty() ? Tensor() : checked_permutation(a.perm, a.heads, y.size(1));
   nn::NamedTensors params;
   for (const auto& [name, t] : P.tensors) {
     check(t.dtype() == y.dtype(), "layer", "{}: '{}' is {} but y is {}: parameters and input must share a dtype",
@@ -88,7 +110,7 @@ void run_layer(const LayerArgs& a) {
       check(y.size(1) % o.steps == 0, "layer", "--sgd splits N = {} tokens into T = {} equal chunks: N must be divisible by T",
             y.size(1), o.steps);
       if (!a.perm.empty()) {
-        f.permutation = nn::load_safetensors(a.perm).at("perm");
+        f.permutation = perm;
       } else {
         Generator generator(a.seed);
         f.permutation = ttt::draw_permutation(a.heads, y.size(1), generator);
@@ -133,13 +155,13 @@ void add_layer_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("layer", "run one drop-in layer on given parameters and input (cross-framework checks)");
   cmd->add_option("kind", a->kind, "self_attention, linear_attention, linear_attention_elu, kernel, mttt_linear, mttt_mlp")
       ->required();
-  cmd->add_option("--heads", a->heads, "H")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--heads", a->heads, "H")->required()->check(count_range());
   cmd->add_option("--params", a->params, "safetensors with the layer's spec names")->required()->check(CLI::ExistingFile);
   cmd->add_option("--input", a->input, "safetensors holding y (B, N, D)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", a->out, "safetensors to write")->required();
   cmd->add_option("--cotangent", a->cotangent, "safetensors holding dz; writes the gradients of sum(z * dz)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--steps", a->steps, "T inner steps")->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", a->steps, "T inner steps")->check(count_range());
   cmd->add_option("--eta", a->eta, "inner step sizes, one per step (default 1)")->delimiter(',');
   cmd->add_flag("--sgd", a->sgd, "mini-batch inner steps on a random split of the tokens");
   cmd->add_option("--perm", a->perm, "safetensors holding perm (H, N) int64 (with --sgd)")->check(CLI::ExistingFile);

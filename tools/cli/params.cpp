@@ -90,7 +90,7 @@ void add_params_command(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   params->add_option("--set", *overrides, "override a config value, e.g. --set model.layer=linear_attention");
-  params->add_option("--depth", *depth, "levels of modules to list (1: top-level only)")->check(CLI::PositiveNumber);
+  params->add_option("--depth", *depth, "levels of modules to list (1: top-level only)")->check(count_range());
   params->callback([=] {
     nlohmann::json j = nn::load_json_file(*config);
     check(j.is_object() && j.contains("model"), "params", "{}: needs a \"model\" section", *config);

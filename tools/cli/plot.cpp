@@ -1,5 +1,7 @@
 // `mttt plot METRICS [--out DIR]`: PNG curves of a metrics file, drawn by tools/plot_metrics.py
 // with Debian's python3-matplotlib.
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -39,9 +41,11 @@ void add_plot_command(CLI::App& app) {
     const char* python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
     std::string command = fmt::format("{} {} {} --out {}{}", python, shell_quoted(plot_script()), shell_quoted(*metrics), shell_quoted(*out),
                                       title->empty() ? "" : std::string(" --title ") + shell_quoted(*title));
-    int status = std::system(command.c_str());
-    check(status == 0, "plot", "plotting failed (exit status {}); is python3-matplotlib installed? "
-                               "(apt-get install python3-matplotlib)", status);
+    const int status = std::system(command.c_str());
+    const int code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    // The script says what went wrong; 3 is its code for a missing matplotlib.
+    check(code != 3, "plot", "python3-matplotlib is missing (apt-get install python3-matplotlib)");
+    check(code == 0, "plot", "plotting {} failed (the reason is above)", *metrics);
   });
 }
 

@@ -132,10 +132,10 @@ void add_verify_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("verify", "check MTTT-Linear = linear attention, kernel learner = self-attention, and "
                                            "second-order gradients against finite differences");
   cmd->add_option("--seed", args->options.seed, "seed of the random weights and inputs");
-  cmd->add_option("--batch", shape.batch, "B")->check(CLI::PositiveNumber);
-  cmd->add_option("--tokens", shape.tokens, "N (divisible by 4 for the SGD rows)")->check(CLI::PositiveNumber);
-  cmd->add_option("--width", shape.width, "D")->check(CLI::PositiveNumber);
-  cmd->add_option("--heads", shape.heads, "H (dividing D)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", shape.batch, "B")->check(count_range());
+  cmd->add_option("--tokens", shape.tokens, "N (divisible by 4 for the SGD rows)")->check(count_range());
+  cmd->add_option("--width", shape.width, "D")->check(count_range());
+  cmd->add_option("--heads", shape.heads, "H (dividing D)")->check(count_range());
   cmd->add_option("--device", args->device, "cpu, thrust-host, cuda or cuda:N");
   cmd->add_option("--rows", args->options.rows, "rows to run, by name or prefix before '/' (see --list-rows)")
       ->delimiter(',');

@@ -88,6 +88,11 @@ TEST_CASE("damaged files are refused with the file and the tensor named") {
   }
   REQUIRE_THROWS_WITH(load_safetensors(path), Catch::Contains("header claims"));
   REQUIRE_THROWS_WITH(load_safetensors(temp_path("absent.safetensors")), Catch::Contains("cannot open"));
+  // 2^32 x 2^32 elements wrap to 0 in 64 bits, matching empty offsets: the product is checked.
+  write_bytes(path, R"({"y":{"dtype":"F32","shape":[4294967296,4294967296,1],"data_offsets":[0,0]}})", "");
+  REQUIRE_THROWS_WITH(load_safetensors(path), Catch::Contains("'y'") && Catch::Contains("overflows"));
+  write_bytes(path, R"({"y":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}})", "");
+  REQUIRE_THROWS_WITH(load_safetensors(path), Catch::Contains("'y'") && Catch::Contains("overflows"));
 }
 
 TEST_CASE("a failed save leaves the previous file as it was") {

@@ -76,3 +76,19 @@ TEST_CASE("bad magic, unsupported types, trailing data and missing files are err
   const auto missing = dir.path() / "missing.gz";
   REQUIRE_THROWS_WITH(read_idx(missing), Catch::Contains(missing.string()) && Catch::Contains("no such file"));
 }
+
+TEST_CASE("an IDX header claiming more than the file holds is refused without allocating the claim") {
+  const auto path = std::filesystem::temp_directory_path() / "mttt_idx_claim.idx";
+  // 150 bytes claiming 12 GB (3000 x 2000 x 2000): read in chunks, refused as truncated.
+  std::string bytes = {0, 0, 8, 3};
+  for (std::uint32_t d : {3000u, 2000u, 2000u})
+    for (int s = 24; s >= 0; s -= 8) bytes.push_back(static_cast<char>((d >> s) & 0xff));
+  bytes.append(150 - bytes.size(), '\x01');
+  std::ofstream(path, std::ios::binary) << bytes;
+  REQUIRE_THROWS_WITH(read_idx(path), Catch::Contains(path.string()) && Catch::Contains("truncated"));
+  // Dimensions whose product overflows 64 bits.
+  bytes = {0, 0, 8, 3};
+  for (int i = 0; i < 3; ++i) bytes += std::string("\xff\xff\xff\xff", 4);
+  std::ofstream(path, std::ios::binary) << bytes;
+  REQUIRE_THROWS_WITH(read_idx(path), Catch::Contains(path.string()) && Catch::Contains("overflow"));
+}

@@ -112,3 +112,22 @@ TEST_CASE("JPEG encode and decode round-trip; corrupt and truncated data are rep
   CHECK_FALSE(decode_jpeg(bytes.data(), bytes.size() / 2, back, error));
   CHECK_FALSE(error.empty());
 }
+
+TEST_CASE("a JPEG claiming more pixels than the limit is refused from its header, before allocating") {
+  auto bytes = encode_jpeg(pattern_image(16, 16, 3, 1));
+  // The SOF0 segment's height and width (2 bytes each, after the marker, length and precision).
+  std::size_t sof = 0;
+  for (std::size_t i = 0; i + 1 < bytes.size(); ++i)
+    if (bytes[i] == 0xff && bytes[i + 1] == 0xc0) sof = i;
+  REQUIRE(sof > 0);
+  for (std::size_t at : {sof + 5, sof + 7}) bytes[at] = 0xff, bytes[at + 1] = 0xdc;  // 65500 x 65500
+  Image image;
+  std::string error;
+  CHECK_FALSE(decode_jpeg(bytes.data(), bytes.size(), image, error));
+  CHECK_THAT(error, Catch::Contains("65500x65500") && Catch::Contains("data.max_image_pixels"));
+  CHECK(image.pixels.empty());
+  // Under a raised limit the header passes and the truncated data is what fails.
+  auto small = encode_jpeg(pattern_image(16, 16, 3, 1));
+  CHECK_FALSE(decode_jpeg(small.data(), small.size(), image, error, {.max_pixels = 100}));
+  CHECK_THAT(error, Catch::Contains("16x16 = 256 pixels"));
+}

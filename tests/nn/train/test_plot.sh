@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `mttt plot` draws a metrics file's loss, accuracy and inner-loss curves as PNG files, and a
-# damaged metrics file is an error naming the line.
+# `mttt plot` draws a metrics file's loss, accuracy and inner-loss curves as PNG files, a
+# damaged metrics file is an error naming the line, and a truncated last line is skipped.
 # Usage (from Meson): test_plot.sh MTTT_PROGRAM
 set -euo pipefail
 mttt=$(realpath "$1")
@@ -28,4 +28,9 @@ done
 echo '{"kind": "train", "step": 1' > broken.jsonl
 if "$mttt" plot broken.jsonl --out broken 2> error.txt; then echo "a damaged metrics file was accepted"; exit 1; fi
 grep -q "broken.jsonl:1" error.txt || { echo "the error does not name the line:"; cat error.txt; exit 1; }
-echo "plot: figures written; damaged input refused"
+# A last line cut short (a writer killed mid-record) is skipped, named, and the rest is drawn.
+{ cat metrics.jsonl; printf '{"kind":"train","st'; } > truncated.jsonl
+"$mttt" plot truncated.jsonl --out truncated 2> warning.txt
+grep -q "truncated.jsonl:7" warning.txt || { echo "the truncated line is not named:"; cat warning.txt; exit 1; }
+[ -s truncated/loss.png ] || { echo "truncated/loss.png was not written"; exit 1; }
+echo "plot: figures written; damaged input refused; a truncated last line skipped"

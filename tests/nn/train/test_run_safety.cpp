@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "nn/data/fashion_mnist.hpp"
+#include "nn/data/jpeg.hpp"
 #include "nn/train/checkpoint.hpp"
 #include "nn/train/metrics_log.hpp"
 #include "nn/train/trainer.hpp"
@@ -251,4 +252,22 @@ TEST_CASE("a checkpoint tensor of another dtype is refused naming the tensor and
                    {{"format", kCheckpointFormat}, {"step", "0"}, {"seed", "0"}, {"config", config.json.dump()}});
   REQUIRE_THROWS_WITH(restore_checkpoint(read_checkpoint(out + "/bad.safetensors"), model, nullptr),
                       Catch::Contains(victim) && Catch::Contains("int64") && Catch::Contains("float32"));
+}
+
+TEST_CASE("training and evaluation folders with different classes are refused with both lists") {
+  const std::string root = fresh_dir("classes");
+  const auto jpeg = data::encode_jpeg(data::Image(16, 16, 3, 128));
+  for (const char* folder : {"train/cat", "train/dog", "val/ant", "val/cat"}) {
+    fs::create_directories(root + "/" + folder);
+    data::write_file(root + "/" + folder + "/a.jpeg", jpeg);
+  }
+  nlohmann::json c = {{"model",
+                       {{"variant", "custom"}, {"width", 16}, {"depth", 1}, {"heads", 2}, {"mlp_dim", 32}, {"patch", 4},
+                        {"image", 16}, {"channels", 3}, {"classes", 2}, {"layer", "self_attention"}}},
+                      {"data", {{"dataset", "image_folder"}, {"root", root}}},
+                      {"run", {{"out", root + "/run"}}}};
+  const TrainConfig config = parse_train_config(c, {}, "test");
+  REQUIRE_THROWS_WITH(make_datasets(config),
+                      Catch::Contains("different classes") && Catch::Contains("cat, dog") && Catch::Contains("ant, cat"));
+  CHECK_NOTHROW(make_datasets(config, false));  // evaluation alone (mttt eval) has nothing to compare
 }
