@@ -114,67 +114,13 @@ SafetensorsFile load_safetensors(const std::string& path) {
         path, length, file_size - 8);
   std::string text(length, '\0');
   in.read(text.data(), static_cast<std::streamsize>(length));
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    fail("safetensors", "{}: the header is not valid JSON ({})", path, e.what());
-  }
-  check(header.is_object(), "safetensors", "{}: the header is not a JSON object", path);
-  const std::uint64_t data_size = file_size - 8 - length;
+  SafetensorsHeader header = parse_safetensors_header(text, file_size - 8 - length, path);
 
   SafetensorsFile file;
   file.path = path;
-  struct Entry {
-    std::string name, dtype;
-    Shape shape;
-    std::uint64_t begin, end;
-  };
-  std::vector<Entry> entries;
-  for (const auto& [name, value] : header.items()) {
-    if (name == "__metadata__") {
-      check(value.is_object(), "safetensors", "{}: __metadata__ must be an object of strings", path);
-      for (const auto& [k, v] : value.items()) {
-        check(v.is_string(), "safetensors", "{}: metadata '{}' is not a string", path, k);
-        file.metadata[k] = v.get<std::string>();
-      }
-      continue;
-    }
-    try {
-      Entry e{name, value.at("dtype").get<std::string>(), Shape(value.at("shape").get<std::vector<std::int64_t>>()),
-              value.at("data_offsets").at(0).get<std::uint64_t>(), value.at("data_offsets").at(1).get<std::uint64_t>()};
-      entries.push_back(std::move(e));
-    } catch (const mttt::Error&) {
-      throw;
-    } catch (const std::exception& ex) {
-      fail("safetensors", "{}: tensor '{}' has a malformed entry ({})", path, name, ex.what());
-    }
-  }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-  std::uint64_t previous_end = 0;
-  for (const Entry& e : entries) {
-    std::size_t width = e.dtype == "F32" || e.dtype == "I32" ? 4 : e.dtype == "F64" || e.dtype == "I64" ? 8
-                        : e.dtype == "F16" || e.dtype == "BF16"                                        ? 2
-                                                                                                        : 0;
-    check(width != 0, "safetensors", "{}: tensor '{}' has dtype {}; supported: F32, F64, I64, F16, BF16, I32", path,
-          e.name, e.dtype);
-    // The byte count from the shape, refusing a product that overflows (it could wrap to a
-    // count that matches the offsets).
-    std::uint64_t bytes = width;
-    for (auto d : e.shape) {
-      check(d >= 0, "safetensors", "{}: tensor '{}' has a negative dimension in {}", path, e.name, to_string(e.shape));
-      check(!__builtin_mul_overflow(bytes, static_cast<std::uint64_t>(d), &bytes) &&
-                bytes <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
-            "safetensors", "{}: tensor '{}' has shape {}, whose size overflows 64 bits", path, e.name,
-            to_string(e.shape));
-    }
-    check(e.begin <= e.end && e.end <= data_size, "safetensors",
-          "{}: tensor '{}' spans bytes [{}, {}) but the data section has {} (truncated file?)", path, e.name, e.begin,
-          e.end, data_size);
-    check(e.end - e.begin == bytes, "safetensors", "{}: tensor '{}' of shape {} and dtype {} needs {} bytes, has {}",
-          path, e.name, to_string(e.shape), e.dtype, bytes, e.end - e.begin);
-    check(e.begin >= previous_end, "safetensors", "{}: tensor '{}' overlaps the previous one", path, e.name);
-    previous_end = e.end;
+  file.metadata = std::move(header.metadata);
+  for (const SafetensorsEntry& e : header.entries) {
+    const std::uint64_t bytes = e.bytes;
 
     std::vector<char> raw(bytes);
     in.seekg(static_cast<std::streamoff>(8 + length + e.begin));

@@ -4,10 +4,14 @@
 // target, flushed, then renamed over it, so a crash never leaves a half-written checkpoint.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "nn/optim/named_tensors.hpp"
+#include "tensor/shape.hpp"
 
 namespace mttt::nn {
 
@@ -24,6 +28,24 @@ struct SafetensorsFile {
 // Writes F32, F64 and I64 tensors (converted to contiguous host order).
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
+
+// One tensor's entry in a header, checked: a supported dtype, a shape whose byte count does not
+// overflow and equals the span of its offsets, inside the data section, not overlapping.
+struct SafetensorsEntry {
+  std::string name, dtype;
+  Shape shape;
+  std::uint64_t begin, end;  // in the data section
+  std::uint64_t bytes;
+};
+
+struct SafetensorsHeader {
+  std::vector<SafetensorsEntry> entries;  // by data offset
+  std::map<std::string, std::string> metadata;
+};
+
+// The header's JSON `text` parsed and checked against a data section of `data_size` bytes;
+// throws naming `path` and the tensor. Reads nothing else (fuzz/fuzz_safetensors.cpp).
+SafetensorsHeader parse_safetensors_header(std::string_view text, std::uint64_t data_size, const std::string& path);
 
 // Reads F32, F64 and I64 tensors (and converts BF16, F16, I32 to float32 / int64). Every
 // inconsistency — truncated file, bad header, overlapping or out-of-range offsets, a shape
