@@ -115,7 +115,7 @@ fi
 
 # The main job's first training run, on the GPU: its test accuracy per epoch and seconds per epoch.
 start=$(date +%s)
-if "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_demo.json --device cuda \
+if "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_demo.json --device cuda --overwrite \
      --set run.out="$build-train" > "$build-train.log" 2>&1; then
   section[training]=$(python3 -c 'import json,sys
 evals=[json.loads(l) for l in open(sys.argv[1]) if "\"eval\"" in l]

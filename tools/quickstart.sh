@@ -39,11 +39,11 @@ case "$job" in
     "$build/tools/cli/mttt" verify --batch 8 --tokens 196 --width 192 --heads 3
     echo
     echo "== Training a small ViT on Fashion-MNIST (examples/configs/fashion_mnist_demo.json) =="
-    "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_demo.json
+    "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_demo.json --overwrite
     echo
     echo "== MTTT-MLP vs linear attention, same ViT, 2x2 patches (196 tokens), two epochs each =="
     for layer in linear_attention mttt_mlp; do
-      "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_compare.json \
+      "$build/tools/cli/mttt" train --config examples/configs/fashion_mnist_compare.json --overwrite \
         --set model.layer=$layer --set run.out=runs/fashion_mnist_compare/$layer
     done
     exec "$build/tools/cli/mttt" compare runs/fashion_mnist_compare/linear_attention runs/fashion_mnist_compare/mttt_mlp ;;

@@ -126,6 +126,8 @@ def command(run, mttt, resume):
     cmd = [mttt, "train", "--config", run["config"]]
     if resume:
         cmd += ["--resume", os.path.join(run["out"], "checkpoint.safetensors")]
+    else:  # a run killed before its first checkpoint starts again (mttt train refuses its folder otherwise)
+        cmd += ["--overwrite"]
     return cmd
 
 
