@@ -249,7 +249,12 @@ def test_divergence(h, reference):
     expect("step" in r.stderr and "(step 20) is kept" in r.stderr, f"unclear error:\n{r.stderr}")
     expect(read_bytes(os.path.join(out, "checkpoint.safetensors")) == before, "the good checkpoint was replaced")
     expect(all(loss is not None for _, loss in losses(out)), "a null loss was logged")
-    return "a diverging run stops naming the step; the good checkpoint stays"
+    # With anomaly mode the first operation that made a NaN or Inf is named.
+    r = h.run(out, "--resume", os.path.join(out, "checkpoint.safetensors"), "--set", "optim.lr=1e20", "--detect-anomaly")
+    expect(r.returncode == 1 and "[anomaly]" in r.stderr and "produced NaN or Inf" in r.stderr,
+           f"--detect-anomaly did not name the operation:\n{r.stderr}")
+    expect(read_bytes(os.path.join(out, "checkpoint.safetensors")) == before, "the good checkpoint was replaced")
+    return "a diverging run stops naming the step (and, with --detect-anomaly, the op); the good checkpoint stays"
 
 
 def test_previous_run_refused(h, reference):
