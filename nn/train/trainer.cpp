@@ -186,7 +186,9 @@ double Trainer::train_step(bool log) {
     ++step_;
     ++skipped_;
     fmt::print(stderr, "\nstep {}: {}; update skipped (run.nonfinite = skip; {} skipped so far)\n", step_, what, skipped_);
-    metrics_->write({{"kind", "skip"}, {"step", step_}, {"reason", what}});
+    const nlohmann::json record = {{"kind", "skip"}, {"step", step_}, {"reason", what}};
+    metrics_->write(record);
+    if (on_record) on_record(record);
     return loss_value;
   }
   ++step_;
