@@ -5,6 +5,8 @@
 //                               files), then fails with ENOSPC
 //                      kill     the process sends itself SIGKILL once MTTT_FAULT_AFTER bytes went
 //                      rename   rename(2) of a matching source fails with EIO
+//                      stall    the first matching write waits MTTT_FAULT_AFTER milliseconds (a slow
+//                               disk: time for a test to act while a checkpoint is being written)
 // Without MTTT_FAULT_PATH every call passes straight through.
 #include <dlfcn.h>
 #include <unistd.h>
@@ -46,7 +48,13 @@ extern "C" ssize_t write(int fd, const void* data, size_t size) {
   using Write = ssize_t (*)(int, const void*, size_t);
   static const auto real = reinterpret_cast<Write>(dlsym(RTLD_NEXT, "write"));
   Fault& f = fault();
-  if (!f.path || (f.action != "enospc" && f.action != "kill") || !matches_fd(fd)) return real(fd, data, size);
+  if (!f.path || (f.action != "enospc" && f.action != "kill" && f.action != "stall") || !matches_fd(fd))
+    return real(fd, data, size);
+  if (f.action == "stall") {
+    static std::atomic<bool> stalled{false};
+    if (!stalled.exchange(true)) ::usleep(static_cast<useconds_t>(f.after * 1000));
+    return real(fd, data, size);
+  }
   const long long left = f.after - f.written.load();
   if (left >= static_cast<long long>(size)) {
     f.written += static_cast<long long>(size);
