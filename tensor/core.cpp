@@ -14,7 +14,15 @@ Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(devi
   data_ = backend_->allocate(std::max<std::size_t>(bytes, 1));
 }
 
-Storage::~Storage() { backend_->deallocate(data_, std::max<std::size_t>(bytes_, 1)); }
+Storage::Storage(void* data, std::size_t bytes, Device device, std::function<void()> release)
+    : data_(data), bytes_(bytes), device_(device), backend_(&mttt::backend(device)), release_(std::move(release)) {}
+
+Storage::~Storage() {
+  if (release_)
+    release_();
+  else
+    backend_->deallocate(data_, std::max<std::size_t>(bytes_, 1));
+}
 
 void Tensor::undefined_error() { throw_error("tensor", "use of an undefined tensor"); }
 

@@ -4,10 +4,11 @@
 // Export is zero-copy: the DLManagedTensor holds a C++ handle to the tensor (not the Python
 // object), so a consumer (NumPy, PyTorch, JAX) keeps the storage alive from any thread and the
 // deleter needs no GIL. A capsule that no consumer took frees it when it is collected.
-// Import copies the producer's memory (through its strides) into storage of mttt's own: the
-// library's storage is always allocated by its backend. The copy is then independent of the
-// source, which may be freed at once. Only float32, float64 and int64 are accepted; any other
-// type is refused, never reinterpreted.
+// Import is zero-copy too: the tensor views the producer's memory through an adopted Storage
+// whose release calls the producer's deleter (under the GIL: NumPy's and PyTorch's deleters drop
+// Python references), so the source lives as long as any view of it. Memory mttt's views cannot
+// describe (negative strides, an address not aligned to the element) is copied instead. Only
+// float32, float64 and int64 are accepted; any other type is refused, never reinterpreted.
 #include <dlpack/dlpack.h>
 
 #include <pybind11/stl.h>
@@ -95,10 +96,28 @@ Tensor import_capsule(py::capsule capsule) {
   Shape shape;
   for (int a = 0; a < t.ndim; ++a) shape.push_back(t.shape[a]);
   Strides strides = t.strides ? Strides(std::vector<std::int64_t>(t.strides, t.strides + t.ndim)) : contiguous_strides(shape);
-  Tensor out = copy_from_host(static_cast<const char*>(t.data) + t.byte_offset, dtype, shape, strides);
-  // Consumed: the producer's memory goes back now.
-  PyCapsule_SetName(capsule.ptr(), kUsedCapsuleName);
-  if (managed->deleter) managed->deleter(managed);
+  const char* first = static_cast<const char*>(t.data) + t.byte_offset;
+  const auto item = static_cast<std::int64_t>(itemsize(dtype));
+  bool viewable = reinterpret_cast<std::uintptr_t>(first) % static_cast<std::uintptr_t>(item) == 0;
+  std::int64_t last = 0;  // the farthest element from the first, in elements
+  for (int a = 0; a < t.ndim; ++a) {
+    viewable = viewable && strides[a] >= 0;
+    if (shape[a] > 0) last += (shape[a] - 1) * strides[a];
+  }
+  PyCapsule_SetName(capsule.ptr(), kUsedCapsuleName);  // consumed, whatever happens next
+  if (!viewable || numel(shape) == 0) {
+    Tensor out = copy_from_host(first, dtype, shape, strides);
+    if (managed->deleter) managed->deleter(managed);  // the producer's memory goes back now
+    return out;
+  }
+  auto release = [managed] {
+    if (!Py_IsInitialized() || !managed->deleter) return;  // at exit, Python may be gone first
+    py::gil_scoped_acquire gil;
+    managed->deleter(managed);
+  };
+  auto storage = std::make_shared<Storage>(const_cast<char*>(first), static_cast<std::size_t>((last + 1) * item), kCPU,
+                                           std::move(release));
+  Tensor out = Tensor::view_of(std::move(storage), shape, strides, 0, dtype);
   return out;
 }
 
@@ -142,7 +161,8 @@ void bind_dlpack(py::module_& m) {
           }
           return import_capsule(source.attr("__dlpack__")().cast<py::capsule>());
         },
-        py::arg("source"), "a copy of a DLPack tensor (NumPy, PyTorch, JAX) on the CPU: float32, float64 or int64");
+        py::arg("source"),
+        "a tensor sharing a DLPack tensor's memory (NumPy, PyTorch, JAX) on the CPU: float32, float64 or int64");
 }
 
 }  // namespace mttt::python

@@ -53,15 +53,26 @@ void bind_models(py::module_& m) {
         },
         py::arg("path"), "a checkpoint's step, seed, config and every tensor (parameters and optimiser state)");
 
-  m.def("verify", [](std::uint64_t seed, std::int64_t batch, std::int64_t tokens, std::int64_t width, std::int64_t heads) {
-          py::list rows;
-          for (const auto& r : ttt::verify_equivalences(seed, {batch, tokens, width, heads}))
-            rows.append(py::dict(py::arg("check") = r.check, py::arg("dtype") = r.dtype, py::arg("quantity") = r.quantity,
-                                 py::arg("error") = r.error, py::arg("tolerance") = r.tolerance, py::arg("ok") = r.ok()));
-          return rows;
+  m.def("verify",
+        [](std::uint64_t seed, std::int64_t batch, std::int64_t tokens, std::int64_t width, std::int64_t heads,
+           const std::string& device, std::vector<std::string> rows) {
+          ttt::VerifyOptions options;
+          options.shape = {batch, tokens, width, heads};
+          options.seed = seed;
+          options.device = parse_device(device);
+          options.rows = std::move(rows);
+          py::list out;
+          for (const auto& r : ttt::verify_equivalences(options))
+            out.append(py::dict(py::arg("group") = r.group, py::arg("check") = r.check, py::arg("dtype") = r.dtype,
+                                py::arg("quantity") = r.quantity, py::arg("error") = r.error,
+                                py::arg("estimate") = r.estimate, py::arg("tolerance") = r.tolerance(),
+                                py::arg("ok") = r.ok()));
+          return out;
         },
         py::arg("seed") = 0, py::kw_only(), py::arg("batch") = 2, py::arg("tokens") = 8, py::arg("width") = 12,
-        py::arg("heads") = 3, "the paper's equivalences checked numerically (mttt verify), one dict per row");
+        py::arg("heads") = 3, py::arg("device") = "cpu", py::arg("rows") = std::vector<std::string>{},
+        "the paper's equivalences checked numerically (mttt verify), one dict per row: its error, the rounding "
+        "estimate at this size and the tolerance (a multiple of it)");
 }
 
 }  // namespace mttt::python

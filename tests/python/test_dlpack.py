@@ -1,5 +1,5 @@
-"""DLPack both ways with NumPy and PyTorch: export shares memory, import copies (and so outlives
-its source), foreign dtypes and devices are refused, capsules are consumed once."""
+"""DLPack both ways with NumPy and PyTorch: export and import share memory, each side keeps the
+other's memory alive, foreign dtypes and devices are refused, capsules are consumed once."""
 
 import gc
 
@@ -37,13 +37,25 @@ def test_exported_memory_outlives_the_tensor():
     assert a[999] == 1998.0 and a.sum() == 999 * 1000
 
 
-def test_imported_tensor_outlives_its_source():
+def test_import_shares_memory_and_keeps_the_source_alive():
     a = np.arange(1000, dtype=np.float64)
     t = mttt.from_dlpack(a)
+    a[3] = -5.0  # the same memory
+    assert t[3].item() == -5.0
+    assert t.numpy().__array_interface__["data"][0] == a.__array_interface__["data"][0]
+    a[3] = 3.0
     del a
     gc.collect()
-    _ = [np.full(1000, -1.0) for _ in range(10)]
+    _ = [np.full(1000, -1.0) for _ in range(10)]  # reuse freed memory if it were freed
     assert t.sum().item() == 999 * 1000 / 2
+
+
+def test_import_copies_what_a_view_cannot_describe():
+    reversed_ = np.arange(6, dtype=np.float64)[::-1]  # negative stride
+    t = mttt.from_dlpack(reversed_)
+    assert t.tolist() == [5.0, 4.0, 3.0, 2.0, 1.0, 0.0]
+    reversed_[0] = 100.0  # a copy: unchanged
+    assert t[0].item() == 5.0
 
 
 def test_unconsumed_capsule_is_freed_and_a_capsule_is_consumed_once():
@@ -82,8 +94,11 @@ def test_torch_round_trip(torch):
     assert x[0, 0].item() == 7.0
     t2 = torch.from_dlpack(x)  # through __dlpack__
     assert t2.data_ptr() == t.data_ptr()
-    back = mttt.from_dlpack(torch.arange(5, dtype=torch.int64))
+    source = torch.arange(5, dtype=torch.int64)
+    back = mttt.from_dlpack(source)
     assert back.dtype == mttt.int64 and back.tolist() == [0, 1, 2, 3, 4]
+    source[1] = 9  # zero-copy import: mttt sees PyTorch's memory
+    assert back[1].item() == 9
     strided = torch.arange(12.0, dtype=torch.float32).reshape(3, 4).t()
     np.testing.assert_array_equal(mttt.from_dlpack(strided).numpy(), strided.numpy())
     with pytest.raises(TypeError, match="got int32"):
@@ -97,3 +112,12 @@ def test_torch_tensor_outlives_the_mttt_tensor(torch):
     gc.collect()
     _ = [mttt.zeros(100) for _ in range(10)]
     assert float(t.sum()) == 4950.0
+
+
+def test_mttt_tensor_outlives_the_torch_tensor(torch):
+    t = torch.arange(100, dtype=torch.float32)
+    x = mttt.from_dlpack(t)
+    del t
+    gc.collect()
+    _ = [torch.zeros(100) for _ in range(10)]
+    assert x.sum().item() == 4950.0

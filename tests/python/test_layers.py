@@ -153,5 +153,9 @@ def test_safetensors_round_trip(tmp_path):
 def test_verify_returns_the_table():
     rows = mttt.verify(seed=0)
     assert len(rows) > 5
-    assert {"check", "dtype", "quantity", "error", "tolerance", "ok"} <= set(rows[0])
+    assert {"group", "check", "dtype", "quantity", "error", "estimate", "tolerance", "ok"} <= set(rows[0])
     assert all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
+    chosen = mttt.verify(seed=0, rows=["linear-attention"], device="thrust-host")
+    assert chosen and all(r["group"].startswith("linear-attention") for r in chosen)
+    with pytest.raises(mttt.Error, match="no row is named 'no-such-row'"):
+        mttt.verify(rows=["no-such-row"])
