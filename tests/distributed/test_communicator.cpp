@@ -8,16 +8,14 @@
 
 #include "tensor/distributed/communicator.hpp"
 #include "tensor/tensor.hpp"
+#include "tests/distributed/world.hpp"
 
 using namespace mttt;
 using namespace mttt::distributed;
 
 namespace {
 
-Communicator& comm() {
-  static std::unique_ptr<Communicator> c = default_communicator();
-  return *c;
-}
+Communicator& comm() { return test::world(); }
 
 // x[i] = (rank + 1) * (i + 1) / 7, of `dtype` on `device`.
 Tensor rank_values(std::int64_t n, DType dtype, Device device = kCPU) {

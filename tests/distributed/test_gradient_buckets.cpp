@@ -4,16 +4,12 @@
 
 #include "nn/distributed/gradient_buckets.hpp"
 #include "tensor/tensor.hpp"
+#include "tests/distributed/world.hpp"
 
 using namespace mttt;
 using namespace mttt::distributed;
 
-namespace {
-Communicator& world() {
-  static std::unique_ptr<Communicator> c = default_communicator();
-  return *c;
-}
-}  // namespace
+using test::world;
 
 TEST_CASE("gradient buckets group parameters in reverse order up to the byte limit, one dtype per bucket") {
   std::vector<Tensor> params = {zeros({10}), zeros({20}), zeros({5}, {DType::float64}), zeros({30}), zeros({3})};

@@ -13,6 +13,7 @@
 
 #include "nn/checkpoint/safetensors.hpp"
 #include "tensor/tensor.hpp"
+#include "tests/support.hpp"
 
 using namespace mttt;
 namespace fs = std::filesystem;
@@ -25,15 +26,7 @@ std::string env(const char* name) {
   return v;
 }
 
-// Runs a command; returns its exit status and what it printed (stdout and stderr).
-std::pair<int, std::string> run(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+std::pair<int, std::string> run(const std::string& command) { return test::run_command(command); }
 
 std::string layer_command(const std::string& base) {
   auto params = nn::load_safetensors(base + ".params.safetensors");

@@ -3,8 +3,6 @@
 // command writes its table as JSON.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mttt/verify.hpp"
+#include "tests/support.hpp"
 
 using namespace mttt;
 using namespace mttt::ttt;
@@ -31,15 +30,7 @@ void check_rows(const std::vector<VerifyRow>& rows) {
   }
 }
 
-// Runs a command; returns its exit status and what it printed (stdout and stderr).
-std::pair<int, std::string> run(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+std::pair<int, std::string> run(const std::string& command) { return test::run_command(command); }
 
 }  // namespace
 

@@ -19,6 +19,7 @@
 #include "nn/train/metrics_log.hpp"
 #include "nn/train/trainer.hpp"
 #include "tensor/tensor.hpp"
+#include "tests/support.hpp"
 
 using namespace mttt;
 using namespace mttt::nn;
@@ -39,18 +40,9 @@ const std::string kDevice = [] {
   return device;
 }();
 
-void require_data() {
-  if (!data::fashion_mnist_available()) {
-    std::fprintf(stderr, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): skipping\n");
-    std::exit(77);
-  }
-}
+void require_data() { test::require_fashion_mnist(); }
 
-std::string fresh_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("mttt_parity_training_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string fresh_dir(const std::string& name) { return test::fresh_dir("parity_training", name); }
 
 // A ViT small enough for thrust-host: 16 tokens of 7x7 patches, one block, MTTT-MLP with two SGD steps.
 TrainConfig small_config(const std::string& out, const std::string& device, std::vector<std::string> overrides = {}) {

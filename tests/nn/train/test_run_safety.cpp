@@ -20,6 +20,7 @@
 #include "nn/train/metrics_log.hpp"
 #include "nn/train/trainer.hpp"
 #include "tensor/tensor.hpp"
+#include "tests/support.hpp"
 
 using namespace mttt;
 using namespace mttt::nn;
@@ -27,18 +28,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void require_data() {
-  if (!data::fashion_mnist_available()) {
-    std::fprintf(stderr, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): skipping\n");
-    std::exit(77);
-  }
-}
+void require_data() { test::require_fashion_mnist(); }
 
-std::string fresh_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("mttt_run_safety_" + std::to_string(::getpid())) / name;
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string fresh_dir(const std::string& name) { return test::fresh_dir("run_safety", name); }
 
 // 10 steps of 20 images an epoch, two epochs: a second or two.
 TrainConfig tiny(const std::string& out, const std::vector<std::string>& overrides = {}) {
