@@ -31,8 +31,9 @@ void Optimizer::zero_grad() {
 
 void Optimizer::step() {
   NoGrad no_grad;
-  // Global norm over the trainable gradients, accumulated in float64 on the parameters' device:
-  // one value crosses to the host per step, not one per parameter.
+  // Global norm over the trainable gradients, accumulated in float64 on the parameters' device.
+  // Nothing crosses to the host: the clipping factor min(1, clip_norm / norm) is computed and
+  // applied there, and last_grad_norm() reads the norm only when asked.
   Tensor squares;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].second.grad();
@@ -40,22 +41,34 @@ void Optimizer::step() {
     Tensor s = sum(cast(square(g), DType::float64));
     squares = squares.defined() ? squares + s : s;
   }
-  last_grad_norm_ = squares.defined() ? std::sqrt(squares.item<double>()) : 0.0;
-  const double clip = options_.clip_norm > 0 && last_grad_norm_ > options_.clip_norm
-                          ? options_.clip_norm / last_grad_norm_
-                          : 1.0;
+  squared_grad_norm_ = squares;
+  Tensor clip;  // float64 scalar
+  if (options_.clip_norm > 0 && squares.defined()) {
+    const double c = options_.clip_norm;
+    clip = fuse([c](Expr s) { return minimum(s.constant(1.0), c / sqrt(s)); }, squares);
+  }
+  std::vector<std::pair<DType, Tensor>> clip_as;  // the factor in each gradient dtype, cast once
+  auto clip_in = [&](DType dtype) {
+    for (const auto& [d, t] : clip_as)
+      if (d == dtype) return t;
+    return clip_as.emplace_back(dtype, cast(clip, dtype)).second;
+  };
   const double lr = options_.lr(steps_), multiplier = options_.multiplier(steps_);
   const double decay = options_.weight_decay * (options_.decay_scaled_by_lr ? lr : 1.0);
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].second;
     Tensor g = p.grad();
     if (frozen_[i] || !g.defined()) continue;
-    Tensor d = direction(i, clip != 1.0 ? g * clip : g);
+    Tensor d = direction(i, clip.defined() ? g * clip_in(g.dtype()) : g);
     const double wd = decayed_[i] ? decay : 0.0;
     copy_(p, fuse([lr, wd, multiplier](Expr p_, Expr d_) { return p_ - multiplier * (lr * d_ + wd * p_); },
                   p.detach(), d));
   }
   ++steps_;
+}
+
+double Optimizer::last_grad_norm() const {
+  return squared_grad_norm_.defined() ? std::sqrt(squared_grad_norm_.item<double>()) : 0.0;
 }
 
 NamedTensors Optimizer::state() const {

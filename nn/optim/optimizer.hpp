@@ -40,8 +40,9 @@ class Optimizer {
   void zero_grad();
 
   std::int64_t steps() const { return steps_; }
-  // Global norm of the trainable gradients at the last step, before clipping.
-  double last_grad_norm() const { return last_grad_norm_; }
+  // Global norm of the trainable gradients at the last step, before clipping. Read from the
+  // device when called (a synchronisation): step() itself never waits for the device.
+  double last_grad_norm() const;
   // lr(s) * multiplier(s) of the next update.
   double effective_lr() const;
   const NamedTensors& params() const { return params_; }
@@ -65,7 +66,7 @@ class Optimizer {
   OptimizerOptions options_;
   std::vector<bool> frozen_, decayed_;
   std::int64_t steps_ = 0;
-  double last_grad_norm_ = 0;
+  Tensor squared_grad_norm_;  // float64 scalar on the parameters' device; undefined before a step
   const char* name_;
 };
 

@@ -1,6 +1,7 @@
 #include "nn/train/trainer.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -113,7 +114,7 @@ double Trainer::train_step(bool log) {
   data::Batch batch;
   check(data_.train->next(batch), "train", "the training stream ended");
   const std::int64_t micro = config_.run.batch_size / config_.run.accumulation;
-  double loss_value = 0;
+  Tensor loss_sum;  // on the device: read back only when the step is logged, so steps never wait for it
   std::map<std::string, std::vector<double>> inner;
   const Device device = model_->device();
   for (std::int64_t a = 0; a < config_.run.accumulation; ++a) {
@@ -122,8 +123,9 @@ double Trainer::train_step(bool log) {
     images = to(images, device);
     labels = to(labels, device);
     Tensor loss = softmax_cross_entropy(model_->forward(images), labels, {.label_smoothing = config_.optim.label_smoothing});
-    (loss * (1.0 / static_cast<double>(config_.run.accumulation))).backward();
-    loss_value += loss.item<double>() / static_cast<double>(config_.run.accumulation);
+    Tensor scaled = loss * (1.0 / static_cast<double>(config_.run.accumulation));
+    scaled.backward();
+    loss_sum = loss_sum.defined() ? loss_sum + scaled.detach() : scaled.detach();
     for (auto& [name, r] : reporters) {
       auto& total = inner[name];
       total.resize(r->inner_losses().size(), 0.0);
@@ -135,6 +137,7 @@ double Trainer::train_step(bool log) {
   optimizer_->step();
   optimizer_->zero_grad();
   ++step_;
+  const double loss_value = log ? loss_sum.item<double>() : std::nan("");
   if (log) {
     nlohmann::json record = {{"kind", "train"},
                              {"step", step_},
@@ -184,10 +187,13 @@ void Trainer::run() {
   std::fflush(stdout);
   ProgressLine progress("step", end, "img");
   auto epoch_start = std::chrono::steady_clock::now();
+  double last_loss = std::nan("");
   while (step_ < end) {
     const bool log = (step_ + 1) % config_.run.log_every == 0 || step_ + 1 == end;
-    double loss = train_step(log);
-    progress.update(step_, config_.run.batch_size, {{"epoch", static_cast<double>(step_) / steps_per_epoch_}, {"loss", loss}});
+    if (const double loss = train_step(log); log) last_loss = loss;
+    std::vector<std::pair<std::string, double>> fields = {{"epoch", static_cast<double>(step_) / steps_per_epoch_}};
+    if (!std::isnan(last_loss)) fields.emplace_back("loss", last_loss);  // the last logged step's
+    progress.update(step_, config_.run.batch_size, fields);
     if (step_ % steps_per_epoch_ == 0 || step_ == end) {
       progress.finish();
       const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();

@@ -37,8 +37,9 @@ class Trainer {
   // Trains to the configured end (or run.max_steps), evaluating and checkpointing each epoch.
   void run();
   EvalResult evaluate();
-  // One update (all of its accumulated micro-batches); returns the loss. `log` writes a
-  // training record. For callers that time steps (mttt dryrun).
+  // One update (all of its accumulated micro-batches). `log` writes a training record and
+  // returns the loss; without it the step never waits for the device and returns NaN. For
+  // callers that time steps (mttt dryrun).
   double train_step(bool log);
 
   // Called with each record once it is written to metrics.jsonl (a training record every

@@ -4,6 +4,7 @@
 #include "tensor/backend/thrust/thrust_backend_impl.hpp"
 
 #include <atomic>
+#include <cstring>
 
 namespace mttt {
 
@@ -16,6 +17,12 @@ class HostStreams final : public DeviceStreams {
   std::uint64_t record(StreamId) override { return 0; }
   bool completed(std::uint64_t) override { return true; }
   void release(std::uint64_t) override {}
+  void copy_to_device(const void* host, void* device, std::size_t bytes, StreamId) override {
+    std::memcpy(device, host, bytes);
+  }
+  void copy_to_host(const void* device, void* host, std::size_t bytes, StreamId) override {
+    std::memcpy(host, device, bytes);
+  }
 
  private:
   std::atomic<StreamId> last_{0};
