@@ -79,10 +79,10 @@ TEST_CASE("a steady-state training step makes no host synchronisation and no dri
     // int64) cross to the device, and so do the elementwise programs too long to travel as
     // kernel arguments (70,912 bytes in all, measured).
     CHECK(step.bytes_to_device >= 16 * 28 * 28 * 4 + 16 * 8 + 2 * 16 * 8);
-    // Measured on thrust-host: 755 launches a step (the same on every step); held with a 10%
-    // margin, so that a change that adds kernels to the step shows here.
+    // Measured on thrust-host: 868 launches a step (113 of them GEMMs; the same on every
+    // step); held with a 10% margin, so that a change that adds kernels to the step shows here.
     CHECK(step.kernel_launches > 0);
-    CHECK(step.kernel_launches <= 830);
+    CHECK(step.kernel_launches <= 950);
   }
 
   // A logged step reads the loss, the gradient norm and the inner losses back.

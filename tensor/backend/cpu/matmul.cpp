@@ -113,6 +113,10 @@ template <class T> void run(CpuBackend& backend, const Tensor& a_in, const Tenso
 
 void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   counters_.launch();
+  gemm(a, b, out);
+}
+
+void CpuBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
   dispatch_floating(out.dtype(), "matmul", [&](auto zero) { run<decltype(zero)>(*this, a, b, out); });
 }
 

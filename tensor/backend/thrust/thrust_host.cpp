@@ -1,7 +1,10 @@
 // The thrust-host device: the Thrust backend compiled with Thrust's OpenMP system, over host
 // memory. It runs the CUDA backend's Thrust code on the CPU, so that its logic is tested on
-// machines without a GPU (tests/parity); matrix products use the CPU backend's GEMM.
+// machines without a GPU (tests/parity); matrix products use the CPU backend's GEMM, each counted
+// as one thrust-host launch (a cuBLAS call on CUDA).
 #include "tensor/backend/thrust/thrust_backend_impl.hpp"
+
+#include "tensor/backend/cpu/cpu_backend.hpp"
 
 #include <atomic>
 #include <cstring>
@@ -36,7 +39,10 @@ Backend* thrust_host_backend() {
   // Never destroyed: static tensors may outlive main.
   static host_system::ThrustBackend* backend = new host_system::ThrustBackend(
       {DeviceType::thrust_host, 0}, make_host_raw_allocator(),
-      [](const Tensor& a, const Tensor& b, const Tensor& out) { mttt::backend(kCPU).matmul(a, b, out); },
+      [](const Tensor& a, const Tensor& b, const Tensor& out) {
+        host_system::thrust_backend::launch_counters().launch();
+        static_cast<CpuBackend&>(mttt::backend(kCPU)).gemm(a, b, out);
+      },
       host_streams());
   return backend;
 }
