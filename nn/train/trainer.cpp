@@ -137,7 +137,8 @@ double Trainer::train_step(bool log) {
   optimizer_->step();
   optimizer_->zero_grad();
   ++step_;
-  const double loss_value = log ? loss_sum.item<double>() : std::nan("");
+  last_loss_ = loss_sum;
+  const double loss_value = log ? last_loss() : std::nan("");
   if (log) {
     nlohmann::json record = {{"kind", "train"},
                              {"step", step_},
@@ -152,6 +153,8 @@ double Trainer::train_step(bool log) {
   for (auto& [name, r] : reporters) r->collect_inner_losses(false);
   return loss_value;
 }
+
+double Trainer::last_loss() const { return last_loss_.defined() ? last_loss_.item<double>() : std::nan(""); }
 
 EvalResult Trainer::evaluate() { return evaluate_model(*model_, *data_.eval, config_); }
 

@@ -41,6 +41,8 @@ class Trainer {
   // returns the loss; without it the step never waits for the device and returns NaN. For
   // callers that time steps (mttt dryrun).
   double train_step(bool log);
+  // The last step's loss, read from the device (a synchronisation); NaN before the first step.
+  double last_loss() const;
 
   // Called with each record once it is written to metrics.jsonl (a training record every
   // run.log_every steps, an evaluation record per epoch); it may throw to stop the run (the
@@ -63,6 +65,7 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   Datasets data_;
   std::unique_ptr<MetricsLog> metrics_;
+  Tensor last_loss_;  // the last step's loss, on the device
   std::int64_t step_ = 0, steps_per_epoch_ = 1, total_steps_ = 1;
 };
 

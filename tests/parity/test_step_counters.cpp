@@ -85,6 +85,11 @@ TEST_CASE("a steady-state training step makes no host synchronisation and no dri
     CHECK(step.kernel_launches <= 950);
   }
 
+  // The loss stayed on the device; reading it is one synchronisation.
+  const LaunchStats unread = launch_stats(device);
+  CHECK(std::isfinite(trainer.last_loss()));
+  CHECK((launch_stats(device) - unread).host_syncs == 1);
+
   // A logged step reads the loss, the gradient norm and the inner losses back.
   const LaunchStats before = launch_stats(device);
   const double loss = trainer.train_step(true);

@@ -108,7 +108,7 @@ inline void check_indices(const Tensor& index, Index size, const char* op) {
 
 // Called after each synchronisation of the device: throws the violation recorded since the last
 // call, if any, and clears the record. Only after an index check ran: reading the record follows
-// a synchronisation, so its wait (counted) finds the stream idle; the copy is 32 bytes.
+// a synchronisation, so its wait (not counted again) finds the stream idle; the copy is 32 bytes.
 inline void raise_deferred_index_error() {
   IndexCheckState& state = index_check_state();
   if (!state.unread.exchange(false, std::memory_order_acq_rel)) return;
@@ -117,7 +117,7 @@ inline void raise_deferred_index_error() {
   const char* op = nullptr;
   {
     std::lock_guard lock(state.mutex);
-    device.download(state.record, &seen, sizeof(IndexViolation));
+    device.download(state.record, &seen, sizeof(IndexViolation), /*after_sync=*/true);
     if (seen.flag != 0) {
       const IndexViolation none{0, 0, 0, 0};
       device.upload(&none, state.record, sizeof(IndexViolation));

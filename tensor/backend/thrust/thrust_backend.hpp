@@ -86,8 +86,9 @@ class ThrustBackend final : public Backend {
   // Host memory to device memory on the current stream, without waiting (counted as a transfer).
   void upload(const void* host, void* device, std::size_t bytes);
   // Device memory to host memory after the current stream's work (a synchronisation, which also
-  // raises a recorded index violation).
-  void download(const void* device, void* host, std::size_t bytes);
+  // raises a recorded index violation). `after_sync`: the stream was just synchronised, so the
+  // copy's own wait finds it idle and is not counted again.
+  void download(const void* device, void* host, std::size_t bytes, bool after_sync = false);
 
  private:
   void elementwise_by_instruction(const expr::Program& program, std::span<const Tensor> inputs,

@@ -45,9 +45,9 @@ void ThrustBackend::upload(const void* host, void* device, std::size_t bytes) {
   streams_->copy_to_device(host, device, bytes, current_stream(device_).id);
 }
 
-void ThrustBackend::download(const void* device, void* host, std::size_t bytes) {
+void ThrustBackend::download(const void* device, void* host, std::size_t bytes, bool after_sync) {
   if (bytes == 0) return;
-  thrust_backend::launch_counters().sync();
+  if (!after_sync) thrust_backend::launch_counters().sync();
   thrust_backend::launch_counters().to_host(static_cast<std::int64_t>(bytes));
   streams_->copy_to_host(device, host, bytes, current_stream(device_).id);
   thrust_backend::raise_deferred_index_error();
