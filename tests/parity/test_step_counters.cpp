@@ -77,12 +77,12 @@ TEST_CASE("a steady-state training step makes no host synchronisation and no dri
     CHECK(step.driver_allocations == 0);
     // The batch (16 images of 28x28 float32 and 16 labels) and two token orders (2 heads x 16
     // int64) cross to the device, and so do the elementwise programs too long to travel as
-    // kernel arguments (70,912 bytes in all, measured).
+    // kernel arguments (64,128 bytes in all, measured).
     CHECK(step.bytes_to_device >= 16 * 28 * 28 * 4 + 16 * 8 + 2 * 16 * 8);
-    // Measured on thrust-host: 868 launches a step (113 of them GEMMs; the same on every
+    // Measured on thrust-host: 884 launches a step (113 of them GEMMs; the same on every
     // step); held with a 10% margin, so that a change that adds kernels to the step shows here.
     CHECK(step.kernel_launches > 0);
-    CHECK(step.kernel_launches <= 950);
+    CHECK(step.kernel_launches <= 970);
   }
 
   // The loss stayed on the device; reading it is one synchronisation.
