@@ -29,7 +29,9 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const C
   check(o.label_smoothing >= 0 && o.label_smoothing < 1, "softmax_cross_entropy",
         "label smoothing {} is outside [0, 1)", o.label_smoothing);
   const std::int64_t C = logits.size(1);
-  if (labels.dtype() == DType::int64) {
+  // On a device one_hot below checks the labels there, without waiting for it (the error comes
+  // at the device's next synchronisation); reading them here would cost one every step.
+  if (labels.dtype() == DType::int64 && labels.device() == kCPU) {
     std::vector<std::int64_t> v = labels.to_vector<std::int64_t>();
     for (auto l : v)
       check(l >= 0 && l < C, "softmax_cross_entropy", "label {} is outside [0, {}) for logits {}", l, C,

@@ -29,10 +29,11 @@ void Optimizer::zero_grad() {
     if (p.requires_grad()) p.zero_grad();
 }
 
-bool Optimizer::step() {
+bool Optimizer::step(bool check_finite) {
   NoGrad no_grad;
-  // Global norm over the trainable gradients, accumulated in float64 on the parameters' device:
-  // one value crosses to the host per step, not one per parameter.
+  // Global norm over the trainable gradients, accumulated in float64 on the parameters' device.
+  // Nothing crosses to the host: the clipping factor min(1, clip_norm / norm) is computed and
+  // applied there, and last_grad_norm() reads the norm only when asked.
   Tensor squares;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].second.grad();
@@ -40,24 +41,51 @@ bool Optimizer::step() {
     Tensor s = sum(cast(square(g), DType::float64));
     squares = squares.defined() ? squares + s : s;
   }
-  last_grad_norm_ = squares.defined() ? std::sqrt(squares.item<double>()) : 0.0;
-  if (!std::isfinite(last_grad_norm_)) return false;  // a NaN or Inf anywhere would spread to every parameter
-  const double clip = options_.clip_norm > 0 && last_grad_norm_ > options_.clip_norm
-                          ? options_.clip_norm / last_grad_norm_
-                          : 1.0;
+  squared_grad_norm_ = squares;
+  // Where non-finite gradients must be caught at once (run.nonfinite = skip), the norm is read
+  // here: one synchronisation. Otherwise nothing crosses to the host, and a non-finite norm
+  // applies nothing all the same: every parameter and slot keeps its value where the flag
+  // `applied` (1 when the norm is finite) is 0, a choice made on the device.
+  if (check_finite && squares.defined() && !std::isfinite(squares.item<double>())) return false;
+  Tensor clip, applied;  // float64 scalars
+  if (squares.defined()) {
+    applied = grad_norm_finite();
+    if (options_.clip_norm > 0) {
+      const double c = options_.clip_norm;
+      clip = fuse([c](Expr s) { return minimum(s.constant(1.0), c / sqrt(s)); }, squares);
+    }
+  }
+  // The scalars in each gradient dtype, cast once.
+  std::vector<std::pair<DType, Tensor>> clip_as, applied_as;
+  auto in_dtype = [](std::vector<std::pair<DType, Tensor>>& cache, const Tensor& t, DType dtype) {
+    for (const auto& [d, c] : cache)
+      if (d == dtype) return c;
+    return cache.emplace_back(dtype, cast(t, dtype)).second;
+  };
   const double lr = options_.lr(steps_), multiplier = options_.multiplier(steps_);
   const double decay = options_.weight_decay * (options_.decay_scaled_by_lr ? lr : 1.0);
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].second;
     Tensor g = p.grad();
     if (frozen_[i] || !g.defined()) continue;
-    Tensor d = direction(i, clip != 1.0 ? g * clip : g);
+    const Tensor ok = in_dtype(applied_as, applied, g.dtype());
+    Tensor d = direction(i, clip.defined() ? g * in_dtype(clip_as, clip, g.dtype()) : g, ok);
     const double wd = decayed_[i] ? decay : 0.0;
-    copy_(p, fuse([lr, wd, multiplier](Expr p_, Expr d_) { return p_ - multiplier * (lr * d_ + wd * p_); },
-                  p.detach(), d));
+    copy_(p, fuse([lr, wd, multiplier](Expr p_, Expr d_, Expr ok_) {
+            return where(ok_, p_ - multiplier * (lr * d_ + wd * p_), p_);
+          }, p.detach(), d, ok));
   }
   ++steps_;
   return true;
+}
+
+Tensor Optimizer::grad_norm_finite() const {
+  if (!squared_grad_norm_.defined()) return Tensor();
+  return fuse([](Expr s) { return eq(s - s, s.constant(0.0)); }, squared_grad_norm_);  // Inf - Inf and NaN are NaN
+}
+
+double Optimizer::last_grad_norm() const {
+  return squared_grad_norm_.defined() ? std::sqrt(squared_grad_norm_.item<double>()) : 0.0;
 }
 
 NamedTensors Optimizer::state() const {
@@ -100,11 +128,11 @@ Sgd::Sgd(NamedTensors params, OptimizerOptions options, double momentum, bool ne
   slot_names_ = {"momentum"};
 }
 
-Tensor Sgd::direction(std::size_t i, const Tensor& g) {
+Tensor Sgd::direction(std::size_t i, const Tensor& g, const Tensor& applied) {
   if (momentum_ == 0) return g;
   Tensor& buf = slot(0, i);
   const double m = momentum_;
-  buf = fuse([m](Expr b, Expr g_) { return m * b + g_; }, buf, g);
+  buf = fuse([m](Expr b, Expr g_, Expr ok) { return where(ok, m * b + g_, b); }, buf, g, applied);
   return nesterov_ ? fuse([m](Expr b, Expr g_) { return g_ + m * b; }, buf, g) : buf;
 }
 
@@ -113,14 +141,14 @@ Adam::Adam(NamedTensors params, OptimizerOptions options, double beta1, double b
   slot_names_ = {"mu", "nu"};
 }
 
-Tensor Adam::direction(std::size_t i, const Tensor& g) {
+Tensor Adam::direction(std::size_t i, const Tensor& g, const Tensor& applied) {
   Tensor& mu = slot(0, i);
   Tensor& nu = slot(1, i);
   const double b1 = beta1_, b2 = beta2_, eps = eps_;
   const double t = static_cast<double>(steps() + 1);
   const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
-  mu = fuse([b1](Expr m, Expr g_) { return b1 * m + (1 - b1) * g_; }, mu, g);
-  nu = fuse([b2](Expr v, Expr g_) { return b2 * v + (1 - b2) * g_ * g_; }, nu, g);
+  mu = fuse([b1](Expr m, Expr g_, Expr ok) { return where(ok, b1 * m + (1 - b1) * g_, m); }, mu, g, applied);
+  nu = fuse([b2](Expr v, Expr g_, Expr ok) { return where(ok, b2 * v + (1 - b2) * g_ * g_, v); }, nu, g, applied);
   return fuse([c1, c2, eps](Expr m, Expr v) { return (m / c1) / (sqrt(v / c2) + eps); }, mu, nu);
 }
 

@@ -35,14 +35,21 @@ class Optimizer {
   virtual ~Optimizer() = default;
 
   // One update from the parameters' accumulated .grad(); parameters without a gradient keep
-  // their values. Runs under NoGrad. Returns false, applying nothing (parameters, state and
-  // steps() stay as they were), when the gradients' global norm is not finite.
-  bool step();
+  // their values. Runs under NoGrad and never waits for the device, unless `check_finite`: then
+  // it reads the gradients' global norm (one synchronisation) and, when it is not finite, returns
+  // false having applied nothing (parameters, state and steps() stay as they were). Without the
+  // check a non-finite norm applies nothing either, decided on the device, and steps() still
+  // counts the step: the caller watches grad_norm_finite() and stops where it is 0.
+  bool step(bool check_finite = false);
+  // 1 when the last step's gradient norm was finite, else 0: a float64 scalar on the
+  // parameters' device, to be read when the caller synchronises anyway.
+  Tensor grad_norm_finite() const;
   void zero_grad();
 
   std::int64_t steps() const { return steps_; }
-  // Global norm of the trainable gradients at the last step, before clipping.
-  double last_grad_norm() const { return last_grad_norm_; }
+  // Global norm of the trainable gradients at the last step, before clipping. Read from the
+  // device when called (a synchronisation): step() itself never waits for the device.
+  double last_grad_norm() const;
   // lr(s) * multiplier(s) of the next update.
   double effective_lr() const;
   const NamedTensors& params() const { return params_; }
@@ -54,8 +61,9 @@ class Optimizer {
   void load_state(const NamedTensors& state);
 
  protected:
-  // Returns the step direction for parameter i (before lr), updating its slots.
-  virtual Tensor direction(std::size_t i, const Tensor& g) = 0;
+  // Returns the step direction for parameter i (before lr), updating its slots where `applied`
+  // (a scalar in g's dtype, 1 or 0, on the device) is 1 and keeping them where it is 0.
+  virtual Tensor direction(std::size_t i, const Tensor& g, const Tensor& applied) = 0;
   // Named slots per parameter ("mu", "nu", "momentum"), created lazily.
   std::vector<std::string> slot_names_;
   std::vector<std::vector<Tensor>> slots_;  // [slot][parameter]
@@ -66,7 +74,7 @@ class Optimizer {
   OptimizerOptions options_;
   std::vector<bool> frozen_, decayed_;
   std::int64_t steps_ = 0;
-  double last_grad_norm_ = 0;
+  Tensor squared_grad_norm_;  // float64 scalar on the parameters' device; undefined before a step
   const char* name_;
 };
 
@@ -75,7 +83,7 @@ class Sgd final : public Optimizer {
   Sgd(NamedTensors params, OptimizerOptions options, double momentum = 0.9, bool nesterov = false);
 
  private:
-  Tensor direction(std::size_t i, const Tensor& g) override;
+  Tensor direction(std::size_t i, const Tensor& g, const Tensor& applied) override;
   double momentum_;
   bool nesterov_;
 };
@@ -85,7 +93,7 @@ class Adam final : public Optimizer {
   Adam(NamedTensors params, OptimizerOptions options, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8);
 
  private:
-  Tensor direction(std::size_t i, const Tensor& g) override;
+  Tensor direction(std::size_t i, const Tensor& g, const Tensor& applied) override;
   double beta1_, beta2_, eps_;
 };
 

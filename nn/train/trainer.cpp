@@ -148,7 +148,7 @@ double Trainer::train_step(bool log) {
   data::Batch batch;
   check(data_.train->next(batch), "train", "the training stream ended");
   const std::int64_t micro = config_.run.batch_size / config_.run.accumulation;
-  double loss_value = 0;
+  Tensor loss_sum;  // on the device: read back only when the step is logged, so steps never wait for it
   std::map<std::string, std::vector<double>> inner;
   for (std::int64_t a = 0; a < config_.run.accumulation; ++a) {
     Tensor images = config_.run.accumulation == 1 ? batch.images : slice(batch.images, 0, a * micro, (a + 1) * micro);
@@ -156,8 +156,9 @@ double Trainer::train_step(bool log) {
     images = to_model(images, *model_);
     labels = to_model(labels, *model_);
     Tensor loss = softmax_cross_entropy(model_->forward(images), labels, {.label_smoothing = config_.optim.label_smoothing});
-    (loss * (1.0 / static_cast<double>(config_.run.accumulation))).backward();
-    loss_value += loss.item<double>() / static_cast<double>(config_.run.accumulation);
+    Tensor scaled = loss * (1.0 / static_cast<double>(config_.run.accumulation));
+    scaled.backward();
+    loss_sum = loss_sum.defined() ? loss_sum + scaled.detach() : scaled.detach();
     for (auto& [name, r] : reporters) {
       auto& total = inner[name];
       total.resize(r->inner_losses().size(), 0.0);
@@ -167,31 +168,41 @@ double Trainer::train_step(bool log) {
   }
   const double lr = optimizer_->effective_lr();
   if (before_update_) before_update_(step_ + 1);
-  // Optimizer::step() applies nothing when the gradients' norm is not finite.
-  const bool finite_loss = std::isfinite(loss_value);
-  const bool updated = finite_loss && optimizer_->step();
-  optimizer_->zero_grad();
-  if (!updated) {
-    for (auto& [name, r] : reporters) r->collect_inner_losses(false);
-    const std::string what = !finite_loss ? fmt::format("the loss is {}", loss_value)
-                                          : fmt::format("the gradients' global norm is {}", optimizer_->last_grad_norm());
-    if (config_.run.nonfinite == "stop")
-      fail("train",
-           "step {}: {}; the update was not applied and the run stops (run.nonfinite = stop). {} Rerun from a "
-           "checkpoint with --detect-anomaly to name the operation that produced it, lower optim.lr, or set "
-           "run.nonfinite=skip to skip such steps",
-           step_ + 1, what,
-           checkpoint_step_ >= 0 ? fmt::format("{} (step {}) is kept.", checkpoint_path(), checkpoint_step_)
-                                 : std::string("No checkpoint was written."));
-    ++step_;
-    ++skipped_;
-    fmt::print(stderr, "\nstep {}: {}; update skipped (run.nonfinite = skip; {} skipped so far)\n", step_, what, skipped_);
-    const nlohmann::json record = {{"kind", "skip"}, {"step", step_}, {"reason", what}};
-    metrics_->write(record);
-    if (on_record) on_record(record);
-    return loss_value;
+  if (config_.run.nonfinite == "skip") {
+    // Decided at once, on the host: the loss and the gradients' norm are read (a synchronisation).
+    const double loss_value = loss_sum.item<double>();
+    const bool finite_loss = std::isfinite(loss_value);
+    const bool updated = finite_loss && optimizer_->step(/*check_finite=*/true);
+    optimizer_->zero_grad();
+    if (!updated) {
+      for (auto& [name, r] : reporters) r->collect_inner_losses(false);
+      const std::string what = !finite_loss ? fmt::format("the loss is {}", loss_value)
+                                            : fmt::format("the gradients' global norm is {}", optimizer_->last_grad_norm());
+      ++step_;
+      ++skipped_;
+      fmt::print(stderr, "\nstep {}: {}; update skipped (run.nonfinite = skip; {} skipped so far)\n", step_, what, skipped_);
+      const nlohmann::json record = {{"kind", "skip"}, {"step", step_}, {"reason", what}};
+      metrics_->write(record);
+      if (on_record) on_record(record);
+      return loss_value;
+    }
+  } else {
+    // run.nonfinite = stop: nothing is read back. A non-finite norm applies nothing (decided on
+    // the device, Optimizer::step); a non-finite loss has a non-finite gradient. The first such
+    // step is kept on the device and read where the run synchronises anyway.
+    optimizer_->step();
+    optimizer_->zero_grad();
+    Tensor finite = fuse([](Expr l) { return eq(l - l, l.constant(0.0)); }, cast(loss_sum, DType::float64));
+    if (Tensor g = optimizer_->grad_norm_finite(); g.defined()) finite = finite * g;
+    const double this_step = static_cast<double>(step_ + 1);
+    Tensor first = first_nonfinite_.defined() ? first_nonfinite_ : full({}, INFINITY, {DType::float64, finite.device()});
+    first_nonfinite_ = fuse([this_step](Expr ok, Expr f) { return minimum(f, where(ok, ok.constant(INFINITY), ok.constant(this_step))); },
+                            finite, first);
+    if (log) stop_if_nonfinite();
   }
   ++step_;
+  last_loss_ = loss_sum;
+  const double loss_value = log ? last_loss() : std::nan("");
   if (log) {
     nlohmann::json record = {{"kind", "train"},
                              {"step", step_},
@@ -207,7 +218,25 @@ double Trainer::train_step(bool log) {
   return loss_value;
 }
 
-EvalResult Trainer::evaluate() { return evaluate_model(*model_, *data_.eval, config_); }
+void Trainer::stop_if_nonfinite() const {
+  if (!first_nonfinite_.defined()) return;
+  const double first = first_nonfinite_.item<double>();
+  if (std::isinf(first)) return;
+  fail("train",
+       "step {}: the loss or the gradients' global norm is not finite (nan or inf); no update was applied from that "
+       "step on and the run stops (run.nonfinite = stop). {} Rerun from a checkpoint with --detect-anomaly to name "
+       "the operation that produced it, lower optim.lr, or set run.nonfinite=skip to skip such steps",
+       static_cast<std::int64_t>(first),
+       checkpoint_step_ >= 0 ? fmt::format("{} (step {}) is kept.", checkpoint_path(), checkpoint_step_)
+                             : std::string("No checkpoint was written."));
+}
+
+double Trainer::last_loss() const { return last_loss_.defined() ? last_loss_.item<double>() : std::nan(""); }
+
+EvalResult Trainer::evaluate() {
+  stop_if_nonfinite();
+  return evaluate_model(*model_, *data_.eval, config_);
+}
 
 void Trainer::log_eval(const EvalResult& r, std::int64_t epoch, double train_seconds) {
   nlohmann::json record = {{"kind", "eval"},  {"step", step_},       {"epoch", epoch},
@@ -225,6 +254,7 @@ void Trainer::log_eval(const EvalResult& r, std::int64_t epoch, double train_sec
 }
 
 void Trainer::save() {
+  stop_if_nonfinite();
   if (!config_.run.checkpoint) return;
   save_checkpoint(checkpoint_path(), *model_, optimizer_.get(),
                   {.step = step_, .skipped_steps = skipped_, .config = config_.json, .seed = config_.run.seed});
@@ -243,6 +273,7 @@ int Trainer::run() {
   ProgressLine progress("step", end, "img");
   StopSignals signals;
   auto epoch_start = std::chrono::steady_clock::now();
+  double last_loss = std::nan("");
   while (step_ < end) {
     if (const int signal = StopSignals::received()) {
       progress.finish();
@@ -254,8 +285,10 @@ int Trainer::run() {
       return signal;
     }
     const bool log = (step_ + 1) % config_.run.log_every == 0 || step_ + 1 == end;
-    double loss = train_step(log);
-    progress.update(step_, config_.run.batch_size, {{"epoch", static_cast<double>(step_) / steps_per_epoch_}, {"loss", loss}});
+    if (const double loss = train_step(log); log) last_loss = loss;
+    std::vector<std::pair<std::string, double>> fields = {{"epoch", static_cast<double>(step_) / steps_per_epoch_}};
+    if (!std::isnan(last_loss)) fields.emplace_back("loss", last_loss);  // the last logged step's
+    progress.update(step_, config_.run.batch_size, fields);
     if (step_ % steps_per_epoch_ == 0 || step_ == end) {
       progress.finish();
       const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();

@@ -54,11 +54,16 @@ class Trainer {
   // boundary, after a checkpoint of that step.
   int run();
   EvalResult evaluate();
-  // One update (all of its accumulated micro-batches); returns the loss. `log` writes a
-  // training record. For callers that time steps (mttt dryrun). A non-finite loss or gradient
-  // applies nothing and throws naming the step (run.nonfinite = stop), or counts the step as
-  // skipped and logs a "skip" record (skip).
+  // One update (all of its accumulated micro-batches). `log` writes a training record and
+  // returns the loss; without it the step never waits for the device and returns NaN. For
+  // callers that time steps (mttt dryrun). A non-finite loss or gradient norm applies nothing:
+  // with run.nonfinite = skip the step is counted as skipped and logged as a "skip" record (the
+  // check reads the loss and the norm: one synchronisation a step); with stop (the default) a
+  // flag on the device records the first such step, and the run stops naming it at the next point
+  // that synchronises anyway (a logged step, an evaluation, a checkpoint, the end).
   double train_step(bool log);
+  // The last step's loss, read from the device (a synchronisation); NaN before the first step.
+  double last_loss() const;
   // Fault tests: called with the step's number (1-based) after its backward pass, before the
   // finiteness check and the update, so that a test can put a NaN into a gradient at a chosen step.
   void set_before_update(std::function<void(std::int64_t step)> hook) { before_update_ = std::move(hook); }
@@ -87,10 +92,15 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   Datasets data_;
   std::unique_ptr<MetricsLog> metrics_;
+  Tensor last_loss_;         // the last step's loss, on the device
+  Tensor first_nonfinite_;   // run.nonfinite = stop: the first step with a non-finite loss or norm, else +inf (float64, device)
   std::int64_t step_ = 0, steps_per_epoch_ = 1, total_steps_ = 1;
   std::int64_t skipped_ = 0;         // steps whose update was skipped as non-finite
   std::int64_t checkpoint_step_ = -1;  // the step of the checkpoint on disk (-1: none yet)
   std::function<void(std::int64_t)> before_update_;
+  // run.nonfinite = stop: throws, naming the first step whose loss or gradient norm was not
+  // finite, if there was one (reads one value from the device).
+  void stop_if_nonfinite() const;
 };
 
 // A model and its config from a checkpoint, for `mttt eval`.

@@ -105,7 +105,8 @@ void bind_train(py::module_& m) {
            "trains to the configured end; callback(record) receives each logged record as a dict")
       .def("train_step", [](nn::Trainer& t, bool log) {
              py::gil_scoped_release release;
-             return t.train_step(log);
+             t.train_step(log);
+             return t.last_loss();  // on a GPU this waits for the step (C++'s train_step(false) does not)
            },
            py::arg("log") = false, "one update; returns its loss")
       .def("evaluate", [](nn::Trainer& t) {

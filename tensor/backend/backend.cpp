@@ -1,5 +1,10 @@
 #include "tensor/backend/backend.hpp"
 
+#include <array>
+#include <atomic>
+#include <string>
+
+#include "autodiff/profiler.hpp"
 #include "tensor/backend/cpu/cpu_backend.hpp"
 
 namespace mttt {
@@ -16,7 +21,20 @@ std::unique_ptr<RawAllocator> make_host_raw_allocator() { return std::make_uniqu
 
 CpuBackend::CpuBackend() : allocator_(make_host_raw_allocator()) {}
 
+void Backend::check_index_range(const Tensor& index, std::int64_t size, const char* op) {
+  for (std::int64_t v : index.to_vector<std::int64_t>())
+    if (v < 0 || v >= size)
+      throw_error(op, "index " + std::to_string(v) + " is out of range for an axis of size " + std::to_string(size));
+}
+
+namespace {
+// The device types backend() has handed out, so that launch_stats_all_devices() never starts a
+// device (a GPU) only to read its zero counters.
+std::array<std::atomic<bool>, 3> g_device_used{};
+}  // namespace
+
 Backend& backend(Device device) {
+  g_device_used[static_cast<std::size_t>(device.type)].store(true, std::memory_order_relaxed);
   switch (device.type) {
     case DeviceType::cpu: {
       static CpuBackend* cpu = new CpuBackend;  // never destroyed: static tensors may outlive main
@@ -37,6 +55,27 @@ MemoryStats memory_stats(Device device) { return backend(device).memory_stats();
 void reset_peak_memory(Device device) { backend(device).reset_peak_memory(); }
 void empty_cache(Device device) { backend(device).empty_cache(); }
 LaunchStats launch_stats(Device device) { return backend(device).launch_stats(); }
+
+LaunchStats launch_stats_all_devices() {
+  LaunchStats total;
+  for (DeviceType type : {DeviceType::cpu, DeviceType::thrust_host, DeviceType::cuda})
+    if (g_device_used[static_cast<std::size_t>(type)].load(std::memory_order_relaxed))
+      total += backend({type, 0}).launch_stats();
+  return total;
+}
+
+namespace {
+// The profiler (autodiff/profiler.hpp) shows each op's launches, synchronisations, transfers and
+// driver allocations.
+const bool g_profiler_counters = [] {
+  autodiff::set_profiler_counter_source([] {
+    const LaunchStats s = launch_stats_all_devices();
+    return autodiff::ProfileCounters{s.kernel_launches, s.host_syncs, s.bytes_to_device, s.bytes_to_host,
+                                     s.driver_allocations};
+  });
+  return true;
+}();
+}  // namespace
 
 #if !defined(MTTT_HAVE_THRUST_HOST)
 Backend* thrust_host_backend() { return nullptr; }

@@ -88,6 +88,14 @@ class Backend {
   virtual void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) = 0;
   // out (pre-filled) [i..., index[i..., j, k...], k...] += src[i..., j, k...]: the adjoint of gather.
   virtual void scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) = 0;
+
+  // --- checks --------------------------------------------------------------------------
+  // Every value of `index` (int64) lies in [0, size); `op` names the operation in the error.
+  // The CPU checks at once. A device checks on the device without waiting for it, records the
+  // first violation in device memory and throws it, naming `op` and the bad index, at its next
+  // synchronisation (a value read back, a stream synchronised), so that a training step's checks
+  // cost no host synchronisation (docs/backends.md).
+  virtual void check_index_range(const Tensor& index, std::int64_t size, const char* op);
 };
 
 // Aligned host memory (64 bytes), the raw allocator under host devices' caching allocators.
@@ -107,5 +115,7 @@ MemoryStats memory_stats(Device device = kCPU);
 void reset_peak_memory(Device device = kCPU);
 void empty_cache(Device device = kCPU);
 LaunchStats launch_stats(Device device = kCPU);
+// The sum over every device this process has used (the profiler's and the benchmarks' figure).
+LaunchStats launch_stats_all_devices();
 
 }  // namespace mttt

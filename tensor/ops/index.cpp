@@ -153,8 +153,11 @@ Tensor one_hot(const Tensor& labels, std::int64_t classes, DType dtype) {
   check_index(labels, "one_hot");
   check(classes >= 1, "one_hot", "needs at least one class, got {}", classes);
   Tensor hot = eq(unsqueeze(labels, -1), arange(0, static_cast<double>(classes), 1, {DType::int64, labels.device()}));
-  // A label out of range would silently give a row of zeros (a wrong loss, not an error).
-  if (labels.numel() > 0) {
+  // A label out of range would silently give a row of zeros (a wrong loss, not an error). A
+  // device checks without waiting for it (tensor/backend/backend.hpp).
+  if (labels.device() != kCPU)
+    backend_of(labels).check_index_range(labels, classes, "one_hot");
+  else if (labels.numel() > 0) {
     const auto lo = min(labels).item<std::int64_t>(), hi = max(labels).item<std::int64_t>();
     if (lo < 0 || hi >= classes)
       fail("one_hot", "labels of shape {} range from {} to {}; expected 0 to {} for {} classes",

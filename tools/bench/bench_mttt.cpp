@@ -1,7 +1,8 @@
 // The MTTT benchmark (issues 3 and 4): one drop-in layer (training step and evaluation path),
 // scaling in the sequence length, and a ViT-Tiny training step, each next to the PyTorch peer
 // when its JSON file from the same run is given. Prints one table per section and writes every
-// sample, with the machine, to a JSON file. A program, never a test.
+// sample, with the machine and each step's device counters (launches, host synchronisations,
+// bytes each way, driver allocations), to a JSON file. A program, never a test.
 //
 //   /usr/bin/python3 ../shared/peer/bench.py --sections abc --json bench_torch.json
 //   OMP_WAIT_POLICY=PASSIVE ./build-bench/tools/bench/bench_mttt --peer bench_torch.json
@@ -71,9 +72,11 @@ int main(int argc, char** argv) {
   const auto wanted_sections = split(sections_text);
   for (const std::string name : {"layers", "scaling", "vit"}) {
     if (std::find(wanted_sections.begin(), wanted_sections.end(), name) == wanted_sections.end()) continue;
+    const mttt::LaunchStats before = mttt::launch_stats_all_devices();
     SectionResult result = runners.at(name)(options);
     std::cout << result.title << "\n" << result.table << std::endl;
     report[name] = result.json;
+    report[name]["section_counts"] = counts_json(mttt::launch_stats_all_devices() - before);
     write_report(report, json_path);  // after every section: long runs keep what they measured
   }
   if (!write_report(report, json_path)) return 1;

@@ -38,6 +38,14 @@ nlohmann::json PhaseTimes::to_json() const {
   return out;
 }
 
+nlohmann::json counts_json(const LaunchStats& c) {
+  return {{"kernel_launches", c.kernel_launches},
+          {"host_syncs", c.host_syncs},
+          {"bytes_to_device", c.bytes_to_device},
+          {"bytes_to_host", c.bytes_to_host},
+          {"driver_allocations", c.driver_allocations}};
+}
+
 nlohmann::json peer_row(const nlohmann::json& peer, const std::string& section, const std::string& name, std::int64_t n) {
   if (peer.is_null() || !peer.contains("sections") || !peer["sections"].contains(section)) return nullptr;
   for (const auto& row : peer["sections"][section])
@@ -72,6 +80,7 @@ LayerRun measure_layer(const LayerCase& c, std::int64_t batch, std::int64_t toke
     y.zero_grad();
     const std::int64_t in_use = memory_stats(device).bytes_in_use;
     reset_peak_memory(device);
+    const LaunchStats counts = launch_stats_all_devices();
     auto start = clock::now();
     Tensor loss = sum(layer->forward(y) * r);
     finished();
@@ -83,18 +92,21 @@ LayerRun measure_layer(const LayerCase& c, std::int64_t batch, std::int64_t toke
     run.times.add("forward", forward);
     run.times.add("backward", total - forward);
     run.times.add("step", total);
+    run.train_counts = launch_stats_all_devices() - counts;
     run.train_peak_bytes = std::max(run.train_peak_bytes, memory_stats(device).peak_bytes_in_use - in_use);
   };
   auto eval_step = [&](bool record) {
     NoGrad no_grad;
     const std::int64_t in_use = memory_stats(device).bytes_in_use;
     reset_peak_memory(device);
+    const LaunchStats counts = launch_stats_all_devices();
     auto start = clock::now();
     Tensor z = layer->forward(y);
     finished();
     const double seconds = seconds_since(start);
     if (!record) return;
     run.times.add("eval", seconds);
+    run.eval_counts = launch_stats_all_devices() - counts;
     run.eval_peak_bytes = std::max(run.eval_peak_bytes, memory_stats(device).peak_bytes_in_use - in_use);
   };
   for (int i = 0; i < warmup; ++i) {
@@ -114,7 +126,7 @@ LayerRun measure_layer(const LayerCase& c, std::int64_t batch, std::int64_t toke
 SectionResult run_layers(const MtttOptions& options) {
   constexpr std::int64_t kBatch = 8, kTokens = 196;
   Table table({"layer (B 8, N 196, D 192, H 3)", "fwd ms", "bwd ms", "step ms", "time/lin", "FLOPs/lin", "ratio/FLOPs",
-               "GFLOP/s", "peak MB", "eval ms", "eval MB", "peer step ms", "peer/ours", "peer eval ms"});
+               "GFLOP/s", "peak MB", "launches", "eval ms", "eval MB", "peer step ms", "peer/ours", "peer eval ms"});
   nlohmann::json rows = nlohmann::json::array();
   double reference_time = 0, reference_flops = 0;
   for (const auto& c : layer_cases()) {
@@ -130,7 +142,8 @@ SectionResult run_layers(const MtttOptions& options) {
     table.add({c.name, ms(run.times.median("forward")), ms(run.times.median("backward")), ms(step),
                fmt::format("{:.2f}x", time_ratio), fmt::format("{:.2f}x", flop_ratio),
                fmt::format("{:.2f}", time_ratio / flop_ratio), fmt::format("{:.1f}", run.training_flops / step * 1e-9),
-               fmt::format("{:.1f}", static_cast<double>(run.train_peak_bytes) / (1 << 20)), ms(run.times.median("eval")),
+               fmt::format("{:.1f}", static_cast<double>(run.train_peak_bytes) / (1 << 20)),
+               std::to_string(run.train_counts.kernel_launches), ms(run.times.median("eval")),
                fmt::format("{:.1f}", static_cast<double>(run.eval_peak_bytes) / (1 << 20)), ms(peer_step),
                peer_step > 0 ? fmt::format("{:.2f}x", peer_step / step) : "-", ms(peer_eval)});
     rows.push_back({{"name", c.name},
@@ -145,12 +158,14 @@ SectionResult run_layers(const MtttOptions& options) {
                     {"gflops", run.training_flops / step * 1e-9},
                     {"train_peak_bytes", run.train_peak_bytes},
                     {"eval_peak_bytes", run.eval_peak_bytes},
+                    {"train_step_counts", counts_json(run.train_counts)},
+                    {"eval_counts", counts_json(run.eval_counts)},
                     {"peer", peer}});
     if (!wanted(options, c.name)) rows.back()["reference_only"] = true;
   }
   return {"One layer, forward + outer backward, float32 (time/lin and FLOPs/lin: ratios to linear attention; "
           "ratio/FLOPs: their quotient, target <= 1.15; peak MB: tensor bytes at the peak beyond inputs and parameters; "
-          "eval: the forward under NoGrad)",
+          "launches: kernels a training step starts; eval: the forward under NoGrad)",
           table.str(), {{"rows", rows}}};
 }
 

@@ -12,6 +12,7 @@ struct LayerRun {
   PhaseTimes times;  // forward, backward, step (training); eval (NoGrad forward)
   std::int64_t train_peak_bytes = 0, eval_peak_bytes = 0;  // beyond the bytes in use before
   double training_flops = 0;                               // products executed, whole batch
+  LaunchStats train_counts, eval_counts;                   // of the last timed step, every device
 };
 
 // `train`: forward + backward of sum(layer(y) * r); `eval`: the forward under NoGrad.

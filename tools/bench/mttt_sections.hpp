@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tensor/backend/backend.hpp"
 #include "tools/bench/bench_util.hpp"
 
 namespace mttt::bench {
@@ -50,6 +51,11 @@ struct MtttOptions {
   nlohmann::json peer;               // bench_torch.json of ../shared/peer/bench.py, or null
   Device device = kCPU;              // where the layers and the ViT run
 };
+
+// A device's counters (launches, host synchronisations, bytes each way, driver allocations) as
+// the JSON rows carry them; the timed benchmarks' own synchronisations (one per timed phase)
+// are among them.
+nlohmann::json counts_json(const LaunchStats& counts);
 
 // The peer's row `name` of `section` ("a", "b", "c"; for "c" also its n), or null.
 nlohmann::json peer_row(const nlohmann::json& peer, const std::string& section, const std::string& name,

@@ -42,11 +42,13 @@ SectionResult run_vit_step(const MtttOptions& options) {
 
     PhaseTimes times;
     std::int64_t peak = 0;
+    LaunchStats counts;  // of the last timed step
     using clock = std::chrono::steady_clock;
     for (int i = 0; i < options.warmup + options.repeats; ++i) {
       const bool record = i >= options.warmup;
       const std::int64_t in_use = memory_stats(options.device).bytes_in_use;
       reset_peak_memory(options.device);
+      const LaunchStats before = launch_stats_all_devices();
       auto start = clock::now();
       optimizer.zero_grad();
       Tensor loss = nn::softmax_cross_entropy(model.forward(images), labels);
@@ -63,6 +65,7 @@ SectionResult run_vit_step(const MtttOptions& options) {
       times.add("backward", backward - forward);
       times.add("optimizer", total - backward);
       times.add("step", total);
+      counts = launch_stats_all_devices() - before;
       peak = std::max(peak, memory_stats(options.device).peak_bytes_in_use - in_use);
     }
     const double step = times.median("step");
@@ -74,7 +77,11 @@ SectionResult run_vit_step(const MtttOptions& options) {
                fmt::format("{:.0f}", static_cast<double>(peak) / (1 << 20)),
                peer_step > 0 ? fmt::format("{:.0f}", peer_step * 1e3) : "-",
                peer_step > 0 ? fmt::format("{:.2f}x", peer_step / step) : "-"});
-    rows.push_back({{"name", c.name}, {"times", times.to_json()}, {"peak_bytes", peak}, {"peer", peer}});
+    rows.push_back({{"name", c.name},
+                    {"times", times.to_json()},
+                    {"peak_bytes", peak},
+                    {"step_counts", counts_json(counts)},
+                    {"peer", peer}});
   }
   return {"ViT-Tiny training step (forward, cross-entropy, backward, AdamW), float32", table.str(), {{"rows", rows}}};
 }

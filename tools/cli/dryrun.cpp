@@ -67,6 +67,7 @@ Trial try_steps(nn::TrainConfig config, const DryRunArgs& args, std::int64_t mic
     reset_peak_memory(device);
     const auto start = std::chrono::steady_clock::now();
     trainer.train_step(false);
+    synchronize(current_stream(device));  // a step queues its work on a GPU without waiting for it
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     trial.peak_bytes = std::max(trial.peak_bytes, memory_stats(device).peak_bytes_in_use - before);
     trial.resident_bytes = before;

@@ -53,6 +53,7 @@ template <class From, class To> void copy_typed(const Tensor& src, const Tensor&
 }  // namespace
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
+  counters_.launch();
   if (src.shape() != dst.shape())
     fail("copy", "source {} and destination {} differ in shape", to_string(src.shape()), to_string(dst.shape()));
   dispatch_dtype(src.dtype(), [&](auto from) {
@@ -61,6 +62,7 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
 }
 
 void CpuBackend::fill(const Tensor& dst, double value) {
+  counters_.launch();
   dispatch_dtype(dst.dtype(), [&](auto zero) {
     using T = decltype(zero);
     T v = static_cast<T>(value);
@@ -79,6 +81,7 @@ void CpuBackend::fill(const Tensor& dst, double value) {
 }
 
 void CpuBackend::copy_from_host(const void* host, const Tensor& dst) {
+  counters_.launch();
   if (dst.numel() == 0) return;  // an empty vector's data() may be null, which memcpy must not see
   if (dst.is_contiguous()) {
     std::memcpy(dst.data_ptr(), host, static_cast<std::size_t>(dst.numel()) * itemsize(dst.dtype()));
@@ -95,6 +98,7 @@ void CpuBackend::copy_from_host(const void* host, const Tensor& dst) {
 }
 
 void CpuBackend::copy_to_host(const Tensor& src, void* host) {
+  counters_.launch();
   if (src.numel() == 0) return;
   if (src.is_contiguous()) {
     std::memcpy(host, src.data_ptr(), static_cast<std::size_t>(src.numel()) * itemsize(src.dtype()));

@@ -26,6 +26,8 @@ class CpuBackend final : public Backend {
                    std::span<const Tensor> outs) override;                       // elementwise.cpp
   void reduce(ReduceOp op, const Tensor& x, std::uint32_t axes, const Tensor& out) override;  // reduce.cpp
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;     // matmul.cpp
+  // matmul without counting a launch: thrust-host's GEMM, counted there as its own launch.
+  void gemm(const Tensor& a, const Tensor& b, const Tensor& out);                // matmul.cpp
   void softmax(const Tensor& x, int axis, bool log, const Tensor& out) override; // softmax.cpp
   void layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps,
                   const Tensor& out) override;                                   // layer_norm.cpp

@@ -333,6 +333,7 @@ void run_program(const expr::Program& program, std::span<const Tensor> inputs, s
 
 void CpuBackend::elementwise(const expr::Program& program, std::span<const Tensor> inputs,
                              std::span<const Tensor> outs) {
+  counters_.launch();
   dispatch_dtype(outs[0].dtype(), [&](auto zero) { run_program<decltype(zero)>(program, inputs, outs); });
 }
 

@@ -79,6 +79,7 @@ SliceLayout slice_layout(const Tensor& t, int axis) {
 }  // namespace
 
 void CpuBackend::index_select(const Tensor& x, int axis, const Tensor& index, const Tensor& out) {
+  counters_.launch();
   auto idx = indices(index, x.shape()[axis], "index_select");
   dispatch_dtype(x.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -95,6 +96,7 @@ void CpuBackend::index_select(const Tensor& x, int axis, const Tensor& index, co
 }
 
 void CpuBackend::index_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) {
+  counters_.launch();
   auto idx = indices(index, out.shape()[axis], "index_add");
   dispatch_dtype(out.dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -110,6 +112,7 @@ void CpuBackend::index_add(const Tensor& out, int axis, const Tensor& index, con
 }
 
 void CpuBackend::gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) {
+  counters_.launch();
   std::int64_t row = 0;
   if (row_layout(index, x, out, axis, row)) {
     dispatch_dtype(x.dtype(), [&](auto zero) {
@@ -137,6 +140,7 @@ void CpuBackend::gather(const Tensor& x, int axis, const Tensor& index, const Te
 }
 
 void CpuBackend::scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) {
+  counters_.launch();
   std::int64_t row = 0;
   if (row_layout(index, src, out, axis, row)) {
     dispatch_dtype(out.dtype(), [&](auto zero) {

@@ -106,17 +106,20 @@ void run_backward_vjp(CpuBackend& backend, const Tensor& x_in, const Tensor& gy_
 
 void CpuBackend::layer_norm_backward_vjp(const Tensor& x, const Tensor& gy, const Tensor& u, double eps,
                                          const Tensor& x_bar, const Tensor& gy_bar) {
+  counters_.launch();
   dispatch_floating(x.dtype(), "layer_norm_backward", [&](auto zero) {
     run_backward_vjp<decltype(zero)>(*this, x, gy, u, eps, x_bar, gy_bar);
   });
 }
 
 void CpuBackend::layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out) {
+  counters_.launch();
   dispatch_floating(x.dtype(), "layer_norm_backward",
                     [&](auto zero) { run_backward<decltype(zero)>(*this, x, gy, eps, out); });
 }
 
 void CpuBackend::layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out) {
+  counters_.launch();
   dispatch_floating(x.dtype(), "layer_norm", [&](auto zero) { run<decltype(zero)>(*this, x, scale, bias, eps, out); });
 }
 

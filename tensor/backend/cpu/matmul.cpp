@@ -112,6 +112,11 @@ template <class T> void run(CpuBackend& backend, const Tensor& a_in, const Tenso
 }  // namespace
 
 void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+  counters_.launch();
+  gemm(a, b, out);
+}
+
+void CpuBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
   dispatch_floating(out.dtype(), "matmul", [&](auto zero) { run<decltype(zero)>(*this, a, b, out); });
 }
 

@@ -19,6 +19,7 @@ template <class F> void fill_indexed(const Tensor& out, F&& value_at) {
 }  // namespace
 
 void CpuBackend::uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) {
+  counters_.launch();
   if (out.dtype() == DType::float32)
     fill_indexed(out, [&](std::uint64_t i) {
       return static_cast<float>(low) + static_cast<float>(high - low) * philox_uniform<float>(stream, i);
@@ -28,10 +29,12 @@ void CpuBackend::uniform(const PhiloxStream& stream, double low, double high, co
 }
 
 void CpuBackend::normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) {
+  counters_.launch();
   fill_indexed(out, [&](std::uint64_t i) { return mean + stddev * philox_normal<double>(stream, i); });
 }
 
 void CpuBackend::arange(double start, double step, const Tensor& out) {
+  counters_.launch();
   fill_indexed(out, [&](std::uint64_t i) { return start + step * static_cast<double>(i); });
 }
 

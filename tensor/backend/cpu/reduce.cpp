@@ -237,6 +237,7 @@ template <class R, class T, class Out> void run(const Tensor& x, std::uint32_t a
 }  // namespace
 
 void CpuBackend::reduce(ReduceOp op, const Tensor& x, std::uint32_t axes, const Tensor& out) {
+  counters_.launch();
   dispatch_dtype(x.dtype(), [&](auto zero) {
     using T = decltype(zero);
     switch (op) {

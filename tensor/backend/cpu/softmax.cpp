@@ -59,6 +59,7 @@ template <class T> void run(const Tensor& x_in, int axis, bool log, const Tensor
 }  // namespace
 
 void CpuBackend::softmax(const Tensor& x, int axis, bool log, const Tensor& out) {
+  counters_.launch();
   dispatch_floating(x.dtype(), "softmax", [&](auto zero) { run<decltype(zero)>(x, axis, log, out); });
 }
 

@@ -7,6 +7,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstring>
+
 #include "tensor/backend/thrust/thrust_backend_impl.hpp"
 
 namespace mttt {
@@ -40,10 +42,45 @@ class CudaRawAllocator final : public RawAllocator {
   void deallocate(void* pointer, std::size_t) override { check_cuda(cudaFree(pointer), "cudaFree"); }
 };
 
-// Streams are created blocking, so that the legacy default stream (Thrust's temporary buffers,
-// copies to and from the host) waits for them and they for it.
+// Page-locked host memory, from which the GPU copies without the host waiting.
+class PinnedRawAllocator final : public RawAllocator {
+ public:
+  void* allocate(std::size_t bytes) override {
+    void* pointer = nullptr;
+    const cudaError_t status = cudaHostAlloc(&pointer, bytes, cudaHostAllocDefault);
+    if (status == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      return nullptr;
+    }
+    check_cuda(status, "cudaHostAlloc");
+    return pointer;
+  }
+  void deallocate(void* pointer, std::size_t) override { check_cuda(cudaFreeHost(pointer), "cudaFreeHost"); }
+};
+
+// Streams are created blocking, so that the legacy default stream waits for them and they for
+// it. Copies to the device go through pinned staging blocks from a caching allocator of their
+// own: a block is taken on a stream id no real stream has, is marked used on the copy's stream,
+// and so is handed out again only once an event after the copy has completed.
 class CudaStreams final : public DeviceStreams {
  public:
+  CudaStreams() : staging_(std::make_unique<PinnedRawAllocator>(), std::size_t{256} << 20, this) {}
+  void copy_to_device(const void* host, void* device, std::size_t bytes, StreamId stream) override {
+    void* staged = staging_.allocate(bytes, kStagingStream);
+    std::memcpy(staged, host, bytes);
+    const cudaError_t status =
+        cudaMemcpyAsync(device, staged, bytes, cudaMemcpyHostToDevice, reinterpret_cast<cudaStream_t>(stream));
+    staging_.record_stream(staged, stream);
+    staging_.deallocate(staged, bytes);
+    check_cuda(status, "cudaMemcpyAsync (host to device)");
+  }
+  void copy_to_host(const void* device, void* host, std::size_t bytes, StreamId stream) override {
+    const auto s = reinterpret_cast<cudaStream_t>(stream);
+    check_cuda(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync (device to host)");
+    check_cuda(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+  }
+  std::int64_t staging_allocations() const override { return staging_.stats().system_allocations; }
+
   StreamId create() override {
     cudaStream_t stream = nullptr;
     check_cuda(cudaStreamCreate(&stream), "cudaStreamCreate");
@@ -70,6 +107,10 @@ class CudaStreams final : public DeviceStreams {
   void release(std::uint64_t event) override {
     check_cuda(cudaEventDestroy(reinterpret_cast<cudaEvent_t>(event)), "cudaEventDestroy");
   }
+
+ private:
+  static constexpr StreamId kStagingStream = ~StreamId{0};
+  CachingAllocator staging_;  // last: it records and queries events through this object
 };
 
 // The handle, bound to the calling thread's current stream of the device.
@@ -106,6 +147,7 @@ template <class T>
 void gemm_batched(cublasOperation_t op_b, cublasOperation_t op_a, int m, int n, int k, const T* a, long long lda,
                   long long stride_a, const T* b, long long ldb, long long stride_b, T* c, long long stride_c, int count) {
   const T one(1), zero(0);
+  cuda_system::thrust_backend::launch_counters().launch();
   // Row-major C = A B is column-major C^T = B^T A^T.
   if constexpr (std::is_same_v<T, float>)
     check_cublas(cublasSgemmStridedBatched(cublas(), op_b, op_a, n, m, k, &one, b, static_cast<int>(ldb), stride_b, a,

@@ -1,5 +1,6 @@
 // The Thrust backend's data movement: strided copies with dtype conversion, fills, and
-// transfers between host memory and the device.
+// transfers between host memory and the device (ThrustBackend::upload and download: a copy to the
+// device is queued without waiting, a copy to the host waits for the stream).
 #pragma once
 
 #include "tensor/backend/thrust/launch.hpp"
@@ -51,8 +52,7 @@ void ThrustBackend::copy_from_host(const void* host, const Tensor& dst) {
     const T* from = static_cast<const T*>(host);
     if (n == 0) return;
     if (dst.is_contiguous()) {
-      launch_counters().to_device(n * static_cast<Index>(sizeof(T)));
-      thrust::copy(from, from + n, thrust::device_pointer_cast(typed<T>(dst)));
+      upload(from, typed<T>(dst), static_cast<std::size_t>(n) * sizeof(T));
       return;
     }
     DeviceBuffer<T> staged(*this, from, n);
@@ -67,18 +67,14 @@ void ThrustBackend::copy_to_host(const Tensor& src, void* host) {
     const Index n = src.numel();
     T* to = static_cast<T*>(host);
     if (n == 0) return;
-    launch_counters().sync();
-    launch_counters().to_host(n * static_cast<Index>(sizeof(T)));
     if (src.is_contiguous()) {
-      const auto begin = thrust::device_pointer_cast(typed<T>(src));
-      thrust::copy(begin, begin + n, to);
+      download(typed<T>(src), to, static_cast<std::size_t>(n) * sizeof(T));
       return;
     }
     DeviceBuffer<T> staged(*this, n);
     Layout contiguous = make_layout(src.shape(), contiguous_strides(src.shape()));
     parallel_for(n, CopyKernel<T, T>{typed<T>(src), staged.data(), layout_of(src), contiguous});
-    const auto begin = thrust::device_pointer_cast(staged.data());
-    thrust::copy(begin, begin + n, to);
+    download(staged.data(), to, static_cast<std::size_t>(n) * sizeof(T));
   });
 }
 

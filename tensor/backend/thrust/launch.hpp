@@ -37,14 +37,36 @@ inline DeviceCounters& launch_counters() {
   return counters;
 }
 
-// Every kernel is launched here: on CUDA on the device's current stream (Thrust's `par` waits
-// for it to finish, so results are ready when a kernel returns, as on the host).
+// This instantiation's device (its Backend: backend(this_device())).
+#if defined(__CUDACC__)
+inline constexpr Device this_device{DeviceType::cuda, 0};
+#else
+inline constexpr Device this_device{DeviceType::thrust_host, 0};
+#endif
+
+// Thrust's temporary storage (a reduction's partial results) from the backend's caching
+// allocator on the current stream, so that no algorithm reaches cudaMalloc on its own.
+struct ScratchAllocator {
+  using value_type = char;
+  char* allocate(std::ptrdiff_t n) {
+    return static_cast<char*>(backend(this_device).allocate(static_cast<std::size_t>(std::max<std::ptrdiff_t>(n, 1))));
+  }
+  void deallocate(char* p, std::size_t n) { backend(this_device).deallocate(p, std::max<std::size_t>(n, 1)); }
+};
+
+// Throws an index violation recorded on the device (index_checks.hpp); called after each
+// synchronisation.
+inline void raise_deferred_index_error();
+
+// Every kernel is launched here, on CUDA on the device's current stream without waiting for it
+// (par_nosync): work queued on a stream runs in order, memory returned to the caching allocator
+// is reused only in that order, and the host waits only where a value crosses to it.
 template <class F> void parallel_for(Index n, F f) {
   if (n <= 0) return;
   launch_counters().launch();
 #if defined(__CUDACC__)
-  const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
-  thrust::for_each_n(thrust::cuda::par.on(stream), thrust::counting_iterator<Index>(0), n, f);
+  const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device).id);
+  thrust::for_each_n(thrust::cuda::par_nosync.on(stream), thrust::counting_iterator<Index>(0), n, f);
 #else
   thrust::for_each_n(thrust::device, thrust::counting_iterator<Index>(0), n, f);
 #endif
@@ -56,21 +78,25 @@ template <class T, class F, class Combine> T parallel_reduce(Index n, F f, T ini
   if (n <= 0) return init;
   launch_counters().launch();
   launch_counters().sync();
+  ScratchAllocator scratch;
 #if defined(__CUDACC__)
-  const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
-  return thrust::transform_reduce(thrust::cuda::par.on(stream), thrust::counting_iterator<Index>(0),
-                                  thrust::counting_iterator<Index>(n), f, init, combine);
+  const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device).id);
+  const T result = thrust::transform_reduce(thrust::cuda::par(scratch).on(stream), thrust::counting_iterator<Index>(0),
+                                            thrust::counting_iterator<Index>(n), f, init, combine);
 #else
-  return thrust::transform_reduce(thrust::device, thrust::counting_iterator<Index>(0),
-                                  thrust::counting_iterator<Index>(n), f, init, combine);
+  const T result = thrust::transform_reduce(thrust::device(scratch), thrust::counting_iterator<Index>(0),
+                                            thrust::counting_iterator<Index>(n), f, init, combine);
 #endif
+  raise_deferred_index_error();
+  return result;
 }
 
 template <class T> T* typed(const Tensor& t) { return static_cast<T*>(t.data_ptr()); }
 
 // Scratch memory of the device from the backend's caching allocator (on its current stream),
-// so that staging a transfer or an elementwise program never calls cudaMalloc. Kernels have
-// finished when parallel_for returns, so the memory can go back when the buffer does.
+// so that staging a transfer or an elementwise program never calls cudaMalloc. The memory goes
+// back when the buffer does, while kernels using it may still be queued: the allocator hands it
+// out again only on the same stream, after them.
 template <class T> class DeviceBuffer {
  public:
   DeviceBuffer(Backend& backend, Index n)
@@ -78,9 +104,7 @@ template <class T> class DeviceBuffer {
         data_(static_cast<T*>(backend.allocate(bytes_))) {}
   // A copy of host memory.
   DeviceBuffer(Backend& backend, const T* host, Index n) : DeviceBuffer(backend, n) {
-    if (n <= 0) return;
-    launch_counters().to_device(n * static_cast<Index>(sizeof(T)));
-    thrust::copy(host, host + n, thrust::device_pointer_cast(data_));
+    if (n > 0) static_cast<ThrustBackend&>(backend).upload(host, data_, static_cast<std::size_t>(n) * sizeof(T));
   }
   ~DeviceBuffer() { backend_.deallocate(data_, bytes_); }
   DeviceBuffer(const DeviceBuffer&) = delete;

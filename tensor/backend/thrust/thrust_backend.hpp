@@ -22,13 +22,21 @@
 
 namespace mttt {
 
-// How an instantiation makes and waits for streams and their events: CUDA's on a GPU. On the
-// host (host_streams()), where Thrust's OpenMP system finishes every algorithm before it
-// returns, streams are numbers that keep memory apart and every event is complete at once.
+// How an instantiation makes and waits for streams and their events, and moves bytes between
+// host and device memory on them: CUDA's on a GPU. On the host (host_streams()), where Thrust's
+// OpenMP system finishes every algorithm before it returns, streams are numbers that keep memory
+// apart, every event is complete at once and a copy is a memcpy.
 class DeviceStreams : public StreamEvents {
  public:
   virtual StreamId create() = 0;
   virtual void synchronize(StreamId stream) = 0;
+  // Queues a copy of host memory to the device on `stream` and returns without waiting: the
+  // bytes are staged in pinned host memory first (CUDA), so `host` may be reused at once.
+  virtual void copy_to_device(const void* host, void* device, std::size_t bytes, StreamId stream) = 0;
+  // Copies device memory to the host once the work queued on `stream` is done (a synchronisation).
+  virtual void copy_to_host(const void* device, void* host, std::size_t bytes, StreamId stream) = 0;
+  // Calls to the raw allocator of pinned staging memory (cudaHostAlloc); 0 on the host.
+  virtual std::int64_t staging_allocations() const { return 0; }
 };
 
 std::unique_ptr<DeviceStreams> host_streams();
@@ -44,7 +52,7 @@ class ThrustBackend final : public Backend {
   Device device() const override { return device_; }
 
   StreamId create_stream() override { return streams_->create(); }
-  void synchronize(StreamId stream) override { streams_->synchronize(stream); }
+  void synchronize(StreamId stream) override;
   void record_stream(void* pointer, StreamId stream) override { allocator_.record_stream(pointer, stream); }
 
   void* allocate(std::size_t bytes) override { return allocator_.allocate(bytes, current_stream(device_).id); }
@@ -73,6 +81,14 @@ class ThrustBackend final : public Backend {
   void index_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) override;
   void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override;
   void scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) override;
+  void check_index_range(const Tensor& index, std::int64_t size, const char* op) override;
+
+  // Host memory to device memory on the current stream, without waiting (counted as a transfer).
+  void upload(const void* host, void* device, std::size_t bytes);
+  // Device memory to host memory after the current stream's work (a synchronisation, which also
+  // raises a recorded index violation). `after_sync`: the stream was just synchronised, so the
+  // copy's own wait finds it idle and is not counted again.
+  void download(const void* device, void* host, std::size_t bytes, bool after_sync = false);
 
  private:
   void elementwise_by_instruction(const expr::Program& program, std::span<const Tensor> inputs,
