@@ -116,6 +116,15 @@ TEST_CASE("parity: indexing") {
   CHECK_THROWS_WITH((gather(on(x), 1, on(index) + 2), synchronize(current_stream(kThrust))),
                     Catch::Contains("index 5 is out of range for an axis of size 4"));
   check_op([](V v) { return gather(v[0], 1, v[1]); }, {x, index}, 0);
+  // The kernels run before the error is raised: one far out of range reads and writes nothing
+  // outside the tensors (unguarded, these would fault), and the adjoints' sorted path too.
+  const std::int64_t far = std::int64_t{1} << 40;
+  Tensor far_rows = on(from_vector(std::vector<std::int64_t>{0, far, -far}, Shape{3}));
+  CHECK_THROWS_WITH(to(index_select(on(x), 0, far_rows), kCPU), Catch::Contains("is out of range for an axis of size 5"));
+  Tensor xg = on(x).detach().requires_grad_();  // the backward rules run index_add and scatter_add
+  CHECK_THROWS_WITH(to(grad(sum(index_select(xg, 0, far_rows)), xg), kCPU), Catch::Contains("out of range"));
+  Tensor far_index = on(expand(from_vector(std::vector<std::int64_t>{far}, Shape{1, 1, 1}), {5, 2, 3}));
+  CHECK_THROWS_WITH(to(grad(sum(gather(xg, 1, far_index)), xg), kCPU), Catch::Contains("out of range"));
   CHECK_THROWS_WITH(to(one_hot(on(from_vector(std::vector<std::int64_t>{1, 5}, Shape{2})), 5, DType::float32), kCPU),
                     Catch::Contains("[one_hot] index 5 is out of range for an axis of size 5"));
 }

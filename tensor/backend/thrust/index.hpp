@@ -5,6 +5,10 @@
 // position walks the axis; with few (an embedding's gradient, a gather from one long row), the
 // index is sorted stably by target (a radix sort on CUDA, its temporary memory from the caching
 // allocator) and a thread per output position adds its run of sources.
+//
+// Index values are checked on the device (index_checks.hpp) and a bad one raises at the next
+// synchronisation, after these kernels have run: so each kernel skips an index out of range
+// (reading nothing, writing nothing) instead of touching memory outside the tensor.
 #pragma once
 
 #include <thrust/sort.h>
@@ -29,8 +33,9 @@ template <class T> struct IndexSelectKernel {  // out[..., j, ...] = x[..., inde
   const Index* index;
   AxisSplit sx, so;
   MTTT_HD void operator()(Index e) const {  // e = (rest position) * n + j
-    const Index n = so.axis_size, j = e % n, rest = e / n;
-    out[so.rest.offset(rest) + j * so.axis_stride] = x[sx.rest.offset(rest) + index[j] * sx.axis_stride];
+    const Index n = so.axis_size, j = e % n, rest = e / n, v = index[j];
+    if (!index_in_range(v, sx.axis_size)) return;
+    out[so.rest.offset(rest) + j * so.axis_stride] = x[sx.rest.offset(rest) + v * sx.axis_stride];
   }
 };
 
@@ -42,7 +47,8 @@ template <class T> struct IndexAddKernel {  // out[..., index[j], ...] += src[..
   MTTT_HD void operator()(Index rest) const {
     T* o = out + so.rest.offset(rest);
     const T* s = src + ss.rest.offset(rest);
-    for (Index j = 0; j < ss.axis_size; ++j) o[index[j] * so.axis_stride] += s[j * ss.axis_stride];
+    for (Index j = 0; j < ss.axis_size; ++j)
+      if (index_in_range(index[j], so.axis_size)) o[index[j] * so.axis_stride] += s[j * ss.axis_stride];
   }
 };
 
@@ -52,9 +58,10 @@ template <class T> struct GatherKernel {  // out[i..., j, k...] = x[i..., index[
   const Index* index;
   Layout lo, li, lx;  // out's shape; the index's, out's strides and x's strides with `axis` stride 0
   int axis;
-  Index x_axis_stride;
+  Index x_axis_stride, x_axis_size;
   MTTT_HD void operator()(Index e) const {
-    out[lo.offset(e)] = x[lx.offset(e) + index[li.offset(e)] * x_axis_stride];
+    const Index v = index[li.offset(e)];
+    if (index_in_range(v, x_axis_size)) out[lo.offset(e)] = x[lx.offset(e) + v * x_axis_stride];
   }
 };
 
@@ -62,11 +69,13 @@ template <class T> struct ScatterAddKernel {  // out[i..., index[i..., j, k...],
   T* out;
   const T* src;
   const Index* index;
-  AxisSplit si, ss, so;  // the index's, src's and out's positions without `axis`
+  AxisSplit si, ss, so;  // the index's, src's and out's positions without `axis` (over the index's shape)
+  Index size;            // out's size along `axis`
   MTTT_HD void operator()(Index rest) const {
     for (Index j = 0; j < si.axis_size; ++j) {
       const Index at = index[si.rest.offset(rest) + j * si.axis_stride];
-      out[so.rest.offset(rest) + at * so.axis_stride] += src[ss.rest.offset(rest) + j * ss.axis_stride];
+      if (index_in_range(at, size))
+        out[so.rest.offset(rest) + at * so.axis_stride] += src[ss.rest.offset(rest) + j * ss.axis_stride];
     }
   }
 };
@@ -90,16 +99,18 @@ MTTT_HD inline Index lower_bound(const std::uint64_t* keys, Index n, std::uint64
   return low;
 }
 
-// keys[e] = (position along the other axes) * size + index value, for element e of the index.
+// keys[e] = (position along the other axes) * size + index value, for element e of the index;
+// an index out of range gets `sentinel` (past every target: it sorts last and matches none).
 struct IndexKeysKernel {
   const Index* index;
   std::uint64_t* keys;
   Index* elements;
   AxisSplit si;  // the index's positions without the axis (none for index_add's 1-D index)
   Index size;    // the target axis's size
+  std::uint64_t sentinel;
   MTTT_HD void operator()(Index e) const {
-    const Index n = si.axis_size, rest = e / n, j = e % n;
-    keys[e] = static_cast<std::uint64_t>(rest * size + index[si.rest.offset(rest) + j * si.axis_stride]);
+    const Index n = si.axis_size, rest = e / n, j = e % n, v = index[si.rest.offset(rest) + j * si.axis_stride];
+    keys[e] = index_in_range(v, size) ? static_cast<std::uint64_t>(rest * size + v) : sentinel;
     elements[e] = e;
   }
 };
@@ -109,7 +120,8 @@ class SortedTargets {
  public:
   SortedTargets(Backend& backend, const Index* index, const AxisSplit& si, Index rests, Index size)
       : n_(rests * si.axis_size), keys_(backend, n_), elements_(backend, n_) {
-    parallel_for(n_, IndexKeysKernel{index, keys_.data(), elements_.data(), si, size});
+    parallel_for(n_, IndexKeysKernel{index, keys_.data(), elements_.data(), si, size,
+                                     static_cast<std::uint64_t>(rests * size)});
     const int bits = std::max(1, static_cast<int>(std::bit_width(static_cast<std::uint64_t>(rests * size))));
 #if defined(__CUDACC__)
     const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
@@ -206,7 +218,7 @@ void ThrustBackend::gather(const Tensor& x, int axis, const Tensor& index, const
     using T = decltype(zero);
     parallel_for(out.numel(), GatherKernel<T>{typed<T>(x), typed<T>(out), typed<Index>(index), layout_of(out),
                                               make_layout(out.shape(), index.strides()), make_layout(out.shape(), xs),
-                                              axis, x.strides()[axis]});
+                                              axis, x.strides()[axis], x.shape()[axis]});
   });
 }
 
@@ -225,7 +237,7 @@ void ThrustBackend::scatter_add(const Tensor& out, int axis, const Tensor& index
       parallel_for(rests * size, AddSortedKernel<T>{typed<T>(out), typed<T>(src), sorted->keys(), sorted->elements(),
                                                     sorted->size(), size, rests, so, ss});
     else
-      parallel_for(rests, ScatterAddKernel<T>{typed<T>(out), typed<T>(src), typed<Index>(index), si, ss, so});
+      parallel_for(rests, ScatterAddKernel<T>{typed<T>(out), typed<T>(src), typed<Index>(index), si, ss, so, size});
   });
 }
 
