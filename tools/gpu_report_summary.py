@@ -72,7 +72,7 @@ def table(bench, peer, training, reduce=None):
             ours = step * 1e3 if step is not None else None
             theirs = peer_ms(peer_section, row["name"])
             xla = XLA_LAYER_MS.get(row["name"]) if section == "layers" else None
-            counters = row.get("launch_stats") or {}
+            counters = row.get("train_step_counts") or row.get("step_counts") or {}
             ratio = f"{ours / theirs:.2f}x" if ours and theirs else "-"
             lines.append(f"| {row['name']} | {fmt_ms(ours)} | {fmt_ms(theirs)} | {fmt_ms(xla)} | {ratio} "
                          f"| {counters.get('kernel_launches', '-')} | {counters.get('host_syncs', '-')} |")

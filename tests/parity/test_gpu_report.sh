@@ -29,7 +29,7 @@ fi
 mkdir -p "$work/logs/train"
 cat > "$work/logs/bench_mttt.json" <<'JSON'
 {"layers": {"rows": [{"name": "linear_attention", "times": {"step": {"median_s": 0.004}},
-                      "launch_stats": {"kernel_launches": 120, "host_syncs": 0}},
+                      "train_step_counts": {"kernel_launches": 120, "host_syncs": 0}},
                      {"name": "mttt_mlp_t1", "times": {"step": {"median_s": 0.010}}}]}}
 JSON
 cat > "$work/logs/bench_reduce.json" <<'JSON'

@@ -22,7 +22,10 @@ int main(int argc, char** argv) {
   std::string sections_text = "layers,scaling,vit", layers_text, tokens_text = "256,1024,4096,16384,50176",
               json_path = "bench_mttt.json", peer_path, device_text = "cpu";
   MtttOptions options;
-  app.add_option("--sections", sections_text, "comma-separated subset of layers,scaling,vit")->capture_default_str();
+  app.add_option("--sections", sections_text,
+                 "comma-separated subset of layers,layers_s16,scaling,vit (layers_s16: ViT-S/16's layer at batch 64, "
+                 "a GPU's size)")
+      ->capture_default_str();
   app.add_option("--layers", layers_text, "comma-separated layer names (default: all)");
   app.add_option("--tokens", tokens_text, "sequence lengths of the scaling section")->capture_default_str();
   app.add_option("--repeats", options.repeats, "timed runs per figure (medians are reported)")
@@ -35,7 +38,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   const std::map<std::string, SectionResult (*)(const MtttOptions&)> runners{
-      {"layers", run_layers}, {"scaling", run_scaling}, {"vit", run_vit_step}};
+      {"layers", run_layers}, {"layers_s16", run_layers_s16}, {"scaling", run_scaling}, {"vit", run_vit_step}};
   try {
     options.device = mttt::parse_device(device_text);
     mttt::backend(options.device);  // a device this build lacks is named before anything runs
@@ -46,7 +49,7 @@ int main(int argc, char** argv) {
       if (std::find(known.begin(), known.end(), name) == known.end())
         throw std::invalid_argument("--layers: unknown layer '" + name + "'");
     for (const auto& name : split(sections_text))
-      if (!runners.count(name)) throw std::invalid_argument("--sections: unknown section '" + name + "'; choose from layers,scaling,vit");
+      if (!runners.count(name)) throw std::invalid_argument("--sections: unknown section '" + name + "'; choose from layers,layers_s16,scaling,vit");
     options.tokens = parse_positive_list(tokens_text, "--tokens");
     if (!peer_path.empty()) {
       std::ifstream in(peer_path);
@@ -70,7 +73,7 @@ int main(int argc, char** argv) {
             << " runs after " << options.warmup << " warm-up run(s)"
             << (peer_path.empty() ? "" : "; peer: " + peer_path) << "\n\n";
   const auto wanted_sections = split(sections_text);
-  for (const std::string name : {"layers", "scaling", "vit"}) {
+  for (const std::string name : {"layers", "layers_s16", "scaling", "vit"}) {
     if (std::find(wanted_sections.begin(), wanted_sections.end(), name) == wanted_sections.end()) continue;
     const mttt::LaunchStats before = mttt::launch_stats_all_devices();
     SectionResult result = runners.at(name)(options);

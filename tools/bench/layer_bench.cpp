@@ -58,10 +58,10 @@ bool wanted(const MtttOptions& options, const std::string& name) {
   return options.layers.empty() || std::find(options.layers.begin(), options.layers.end(), name) != options.layers.end();
 }
 
-LayerRun measure_layer(const LayerCase& c, std::int64_t batch, std::int64_t tokens, int repeats, int warmup, bool train,
+LayerRun measure_layer(const LayerCase& c, const LayerShape& shape, int repeats, int warmup, bool train,
                        bool eval, Device device) {
   ttt::register_ttt_mixers();
-  constexpr std::int64_t kWidth = 192, kHeads = 3;
+  const std::int64_t batch = shape.batch, tokens = shape.tokens, kWidth = shape.width, kHeads = shape.heads;
   Generator generator(0);
   auto layer = nn::make_token_mixer({.kind = c.kind, .width = kWidth, .heads = kHeads, .tokens = tokens, .options = c.options},
                                     generator);
@@ -123,19 +123,22 @@ LayerRun measure_layer(const LayerCase& c, std::int64_t batch, std::int64_t toke
   return run;
 }
 
-SectionResult run_layers(const MtttOptions& options) {
-  constexpr std::int64_t kBatch = 8, kTokens = 196;
-  Table table({"layer (B 8, N 196, D 192, H 3)", "fwd ms", "bwd ms", "step ms", "time/lin", "FLOPs/lin", "ratio/FLOPs",
+namespace {
+
+// The layer table at one shape; `peer_section` names the peer's rows at that shape ("a").
+SectionResult layer_table(const MtttOptions& options, const LayerShape& shape, const std::string& peer_section,
+                          const std::string& title) {
+  Table table({fmt::format("layer (B {}, N {}, D {}, H {})", shape.batch, shape.tokens, shape.width, shape.heads), "fwd ms", "bwd ms", "step ms", "time/lin", "FLOPs/lin", "ratio/FLOPs",
                "GFLOP/s", "peak MB", "launches", "eval ms", "eval MB", "peer step ms", "peer/ours", "peer eval ms"});
   nlohmann::json rows = nlohmann::json::array();
   double reference_time = 0, reference_flops = 0;
   for (const auto& c : layer_cases()) {
     if (!wanted(options, c.name) && c.name != "linear_attention") continue;
-    const LayerRun run = measure_layer(c, kBatch, kTokens, options.repeats, options.warmup, true, true, options.device);
+    const LayerRun run = measure_layer(c, shape, options.repeats, options.warmup, true, true, options.device);
     const double step = run.times.median("step");
     if (c.name == "linear_attention") reference_time = step, reference_flops = run.training_flops;
     const double time_ratio = step / reference_time, flop_ratio = run.training_flops / reference_flops;
-    const nlohmann::json peer = peer_row(options.peer, "a", c.peer);
+    const nlohmann::json peer = peer_row(options.peer, peer_section, c.peer);
     const double peer_step = peer.is_null() ? 0 : peer.value("step_s", 0.0);
     const double peer_eval = peer.is_null() ? 0 : peer.value("fwd_nograd_s", 0.0);
     auto ms = [](double s) { return s > 0 ? fmt::format("{:.1f}", s * 1e3) : std::string("-"); };
@@ -149,8 +152,10 @@ SectionResult run_layers(const MtttOptions& options) {
     rows.push_back({{"name", c.name},
                     {"kind", c.kind},
                     {"options", c.options},
-                    {"batch", kBatch},
-                    {"tokens", kTokens},
+                    {"batch", shape.batch},
+                    {"tokens", shape.tokens},
+                    {"width", shape.width},
+                    {"heads", shape.heads},
                     {"times", run.times.to_json()},
                     {"training_flops", run.training_flops},
                     {"time_ratio_to_linear_attention", time_ratio},
@@ -163,10 +168,22 @@ SectionResult run_layers(const MtttOptions& options) {
                     {"peer", peer}});
     if (!wanted(options, c.name)) rows.back()["reference_only"] = true;
   }
-  return {"One layer, forward + outer backward, float32 (time/lin and FLOPs/lin: ratios to linear attention; "
+  return {title + ", forward + outer backward, float32 (time/lin and FLOPs/lin: ratios to linear attention; "
           "ratio/FLOPs: their quotient, target <= 1.15; peak MB: tensor bytes at the peak beyond inputs and parameters; "
           "launches: kernels a training step starts; eval: the forward under NoGrad)",
           table.str(), {{"rows", rows}}};
+}
+
+}  // namespace
+
+SectionResult run_layers(const MtttOptions& options) {
+  return layer_table(options, {.batch = 8, .tokens = 196, .width = 192, .heads = 3}, "a", "One layer (ViT-Tiny's)");
+}
+
+// The size at which the paper's ImageNet runs train: a ViT-S/16 layer at batch 64.
+SectionResult run_layers_s16(const MtttOptions& options) {
+  return layer_table(options, {.batch = 64, .tokens = 196, .width = 384, .heads = 6}, "s16",
+                     "One ViT-S/16 layer at batch 64");
 }
 
 }  // namespace mttt::bench

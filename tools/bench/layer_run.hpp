@@ -15,9 +15,14 @@ struct LayerRun {
   LaunchStats train_counts, eval_counts;                   // of the last timed step, every device
 };
 
+// A layer's input: batch, tokens, width and heads.
+struct LayerShape {
+  std::int64_t batch = 8, tokens = 196, width = 192, heads = 3;
+};
+
 // `train`: forward + backward of sum(layer(y) * r); `eval`: the forward under NoGrad.
-LayerRun measure_layer(const LayerCase& c, std::int64_t batch, std::int64_t tokens, int repeats, int warmup, bool train,
-                       bool eval, Device device = kCPU);
+LayerRun measure_layer(const LayerCase& c, const LayerShape& shape, int repeats, int warmup, bool train, bool eval,
+                       Device device = kCPU);
 bool wanted(const MtttOptions& options, const std::string& name);
 
 }  // namespace mttt::bench

@@ -1,6 +1,7 @@
 // The sections of the MTTT benchmark (issues 3 and 4), one file each:
-//   layer_bench.cpp     one drop-in layer (B 8, N 196, D 192, H 3): forward + outer backward,
-//                       the evaluation path, memory, GFLOP/s, ratios to linear attention
+//   layer_bench.cpp     one drop-in layer (B 8, N 196, D 192, H 3; and layers_s16: ViT-S/16's,
+//                       B 64, N 196, D 384, H 6): forward + outer backward, the evaluation path,
+//                       memory, launches, GFLOP/s, ratios to linear attention
 //   scaling_bench.cpp   one layer at batch 1 from 256 to 50,176 tokens: time and peak memory
 //   vit_step_bench.cpp  a ViT-Tiny training step (32x32x3 images, 4x4 patches, batch 32, AdamW)
 // Each row names the peer's row (../shared/peer/bench.py) it is compared with, when a peer
@@ -62,6 +63,7 @@ nlohmann::json peer_row(const nlohmann::json& peer, const std::string& section, 
                         std::int64_t n = -1);
 
 SectionResult run_layers(const MtttOptions& options);
+SectionResult run_layers_s16(const MtttOptions& options);
 SectionResult run_scaling(const MtttOptions& options);
 SectionResult run_vit_step(const MtttOptions& options);
 

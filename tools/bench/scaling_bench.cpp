@@ -39,7 +39,7 @@ SectionResult run_scaling(const MtttOptions& options) {
       }
       // Long sequences take seconds per step: fewer samples there.
       const int repeats = n >= 16384 ? std::max(1, options.repeats / 2) : options.repeats;
-      const LayerRun run = measure_layer(c, 1, n, repeats, options.warmup, true, true, options.device);
+      const LayerRun run = measure_layer(c, {.batch = 1, .tokens = n, .width = 192, .heads = 3}, repeats, options.warmup, true, true, options.device);
       const double step = run.times.median("step");
       const nlohmann::json peer = peer_row(options.peer, "c", c.peer, n);
       const double peer_step = peer.is_null() ? 0 : peer.value("step_s", 0.0);
