@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "nn/config_values.hpp"
 #include "tensor/error.hpp"
 
 namespace mttt::nn {
@@ -58,27 +59,19 @@ namespace {
 const std::vector<std::string> kModelKeys = {"variant",  "width",   "depth", "heads",  "mlp_dim",    "patch", "image",
                                              "channels", "classes", "layer", "posemb", "pre_logits", "dtype", "frozen"};
 
+// Sizes: large enough for any ViT, small enough that products of a few of them stay in int64.
+constexpr std::int64_t kMaxSize = 1 << 20;
+
 std::int64_t positive_int(const nlohmann::json& model, const char* key, const std::string& where) {
-  const auto& v = model.at(key);
-  check(v.is_number_integer() && v.get<std::int64_t>() > 0, "config", "{}.{} must be a positive integer, got {}", where,
-        key, v.dump());
-  return v.get<std::int64_t>();
+  return read_integer(model.at(key), where + "." + key, 1, kMaxSize);
 }
 
-std::string string_of(const nlohmann::json& v, const std::string& what) {
-  check(v.is_string(), "config", "{} must be a string, got {}", what, v.dump());
-  return v.get<std::string>();
-}
+std::string string_of(const nlohmann::json& v, const std::string& what) { return read_string(v, what); }
 
 }  // namespace
 
 ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where) {
-  check(model.is_object(), "config", "{} must be a JSON object, got {}", where, model.dump());
-  for (const auto& [key, value] : model.items()) {
-    bool known = false;
-    for (const auto& k : kModelKeys) known = known || k == key;
-    check(known, "config", "{}: unknown key '{}'; valid keys: {}", where, key, fmt::join(kModelKeys, ", "));
-  }
+  check_keys(model, where, kModelKeys);
   ViTConfig c;
   if (model.contains("variant")) {
     std::string v = string_of(model["variant"], where + ".variant");
@@ -108,11 +101,7 @@ ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where
   if (model.contains("classes")) c.classes = positive_int(model, "classes", where);
   if (model.contains("image")) {
     const auto& image = model["image"];
-    auto side = [&](const nlohmann::json& v) {
-      check(v.is_number_integer() && v.get<std::int64_t>() > 0, "config",
-            "{}.image must be a positive integer or [height, width], got {}", where, image.dump());
-      return v.get<std::int64_t>();
-    };
+    auto side = [&](const nlohmann::json& v) { return read_integer(v, where + ".image", 1, kMaxSize); };
     if (image.is_array()) {
       check(image.size() == 2, "config", "{}.image must be a positive integer or [height, width], got {}", where,
             image.dump());
@@ -135,9 +124,7 @@ ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where
   }
   if (model.contains("posemb")) c.posemb = parse_position_embedding(string_of(model["posemb"], where + ".posemb"));
   if (model.contains("pre_logits")) {
-    check(model["pre_logits"].is_boolean(), "config", "{}.pre_logits must be true or false, got {}", where,
-          model["pre_logits"].dump());
-    c.pre_logits = model["pre_logits"].get<bool>();
+    c.pre_logits = read_bool(model["pre_logits"], where + ".pre_logits");
   }
   if (model.contains("dtype")) {
     std::string d = string_of(model["dtype"], where + ".dtype");
@@ -156,12 +143,7 @@ ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where
 ViTConfig load_vit_config(const std::string& path) {
   std::ifstream in(path);
   check(in.good(), "config", "cannot open {}", path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in, nullptr, true, true);  // comments allowed
-  } catch (const std::exception& e) {
-    fail("config", "{}: not valid JSON ({})", path, e.what());
-  }
+  const nlohmann::json j = parse_json(in, path);
   check(j.is_object() && j.contains("model"), "config", "{}: needs a \"model\" section", path);
   return parse_vit_config(j["model"], path + ": model");
 }

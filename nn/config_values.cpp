@@ -37,7 +37,10 @@ std::uint64_t read_unsigned(const nlohmann::json& value, const std::string& key)
          value.dump());
   };
   if (value.is_number_unsigned()) return value.get<std::uint64_t>();
-  if (value.is_number_integer()) refuse();  // a negative integer
+  if (value.is_number_integer()) {  // JSON built in code holds non-negative values as signed too
+    if (value.get<std::int64_t>() < 0) refuse();
+    return static_cast<std::uint64_t>(value.get<std::int64_t>());
+  }
   if (value.is_number_float()) {
     const double v = value.get<double>();
     if (!std::isfinite(v) || v != std::floor(v) || v < 0 || v >= 0x1p64) refuse();
