@@ -59,6 +59,15 @@ namespace {
 const std::vector<std::string> kModelKeys = {"variant",  "width",   "depth", "heads",  "mlp_dim",    "patch", "image",
                                              "channels", "classes", "layer", "posemb", "pre_logits", "dtype", "frozen"};
 
+const char* const kSizeKeys[] = {"width", "depth", "heads", "mlp_dim"};
+
+std::int64_t& size_of(ViTConfig& c, std::string_view key) {
+  if (key == "width") return c.width;
+  if (key == "depth") return c.depth;
+  if (key == "heads") return c.heads;
+  return c.mlp_dim;
+}
+
 // Sizes: large enough for any ViT, small enough that products of a few of them stay in int64.
 constexpr std::int64_t kMaxSize = 1 << 20;
 
@@ -72,8 +81,10 @@ std::string string_of(const nlohmann::json& v, const std::string& what) { return
 
 ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where) {
   check_keys(model, where, kModelKeys);
+  // A variant or size given as null (complete_model_section) is as if not given.
+  auto given = [&](const char* key) { return model.contains(key) && !model[key].is_null(); };
   ViTConfig c;
-  if (model.contains("variant")) {
+  if (given("variant")) {
     std::string v = string_of(model["variant"], where + ".variant");
     if (v == "ti" || v == "tiny") {
       c = ViTConfig::tiny();
@@ -81,21 +92,25 @@ ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where
       c = ViTConfig::small();
     } else if (v == "custom") {
       c.variant = "custom";
-      for (const char* key : {"width", "depth", "heads", "mlp_dim"})
-        check(model.contains(key), "config",
-              "{}: variant 'custom' needs width, depth, heads and mlp_dim; '{}' is missing", where, key);
+      for (const char* key : kSizeKeys)
+        check(given(key), "config", "{}: variant 'custom' needs width, depth, heads and mlp_dim; '{}' is missing", where,
+              key);
     } else {
       fail("config", "{}.variant '{}' is unknown; valid: ti (tiny), s (small), custom", where, v);
     }
   }
-  if (model.contains("width")) c.width = positive_int(model, "width", where);
-  if (model.contains("depth")) c.depth = positive_int(model, "depth", where);
-  if (model.contains("heads")) c.heads = positive_int(model, "heads", where);
-  if (model.contains("mlp_dim")) c.mlp_dim = positive_int(model, "mlp_dim", where);
-  for (const ViTConfig& preset : {ViTConfig::tiny(), ViTConfig::small()})
-    if (c.variant == preset.variant &&
-        (c.width != preset.width || c.depth != preset.depth || c.heads != preset.heads || c.mlp_dim != preset.mlp_dim))
-      c.variant = "custom";  // a preset with other sizes is no longer that preset
+  ViTConfig preset = c;
+  for (const char* key : kSizeKeys) {
+    if (!given(key)) continue;
+    std::int64_t& size = size_of(c, key);
+    size = positive_int(model, key, where);
+    // A named preset and explicit sizes must not disagree: the config would name one model and
+    // build another. Without a variant, sizes start from ViT-Tiny's and the model is custom.
+    if (size == size_of(preset, key) || c.variant == "custom") continue;
+    check(!given("variant"), "config", "{}: variant '{}' has {} {}, but {}.{} is {}: drop the size, or make the variant 'custom'",
+          where, c.variant, key, size_of(preset, key), where, key, size);
+    c.variant = "custom";
+  }
   if (model.contains("patch")) c.patch = positive_int(model, "patch", where);
   if (model.contains("channels")) c.channels = positive_int(model, "channels", where);
   if (model.contains("classes")) c.classes = positive_int(model, "classes", where);
@@ -138,6 +153,14 @@ ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where
   }
   c.validate();
   return c;
+}
+
+nlohmann::json complete_model_section(const nlohmann::json& model) {
+  nlohmann::json out = ViTConfig().to_json();
+  for (const char* key : {"variant", "width", "depth", "heads", "mlp_dim"}) out[key] = nullptr;
+  if (model.is_object())
+    for (const auto& [key, value] : model.items()) out[key] = value;
+  return out;
 }
 
 ViTConfig load_vit_config(const std::string& path) {

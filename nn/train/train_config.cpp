@@ -125,11 +125,13 @@ TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<s
   nlohmann::json rest = config;
   rest.erase("model");
   nlohmann::json merged = merge_with_defaults(rest, default_train_config(), where);
-  merged["model"] = parse_vit_config(model, where + ": model").to_json();
+  parse_vit_config(model, where + ": model");  // the file's own errors, before any override
+  merged["model"] = complete_model_section(model);
   for (const auto& o : overrides) apply_override(merged, o);
 
   TrainConfig c;
-  c.model = parse_vit_config(merged["model"], where + ": model");
+  c.model = parse_vit_config(merged["model"], where + (overrides.empty() ? ": model" : ": model (with --set)"));
+  merged["model"] = c.model.to_json();
   try {
     for (const Key& key : keys()) key.read(c, at(merged, key.name));
     c.optim.apply_preset();

@@ -58,8 +58,13 @@ TEST_CASE("custom sizes, rectangular images, layer options, dtype and frozen pat
   CHECK(c.frozen == std::vector<std::string>{"blocks.*.layer.inner.*"});
   CHECK_FALSE(c.pre_logits);
   CHECK(parse_vit_config(c.to_json()).to_json() == c.to_json());
-  // A preset with other sizes is custom.
-  CHECK(parse_vit_config(json::parse(R"({"variant": "ti", "depth": 6})")).variant == "custom");
+  // Sizes without a variant start from ViT-Tiny's and make a custom model; a named preset and
+  // sizes that disagree are refused.
+  CHECK(parse_vit_config(json::parse(R"({"depth": 6})")).variant == "custom");
+  CHECK(parse_vit_config(json::parse(R"({"depth": 6})")).width == 192);
+  CHECK(parse_vit_config(json::parse(R"({"variant": "ti", "depth": 12})")).variant == "ti");
+  REQUIRE_THROWS_WITH(parse_vit_config(json::parse(R"({"variant": "ti", "depth": 6})")),
+                      Catch::Contains("variant 'ti' has depth 12, but model.depth is 6"));
 }
 
 TEST_CASE("config errors name the key and the valid choices") {
@@ -92,6 +97,35 @@ TEST_CASE("config errors name the key and the valid choices") {
   CHECK_THAT(error(R"({"width": 190, "heads": 5})"), Catch::Contains("divisible by 4"));
 }
 
+namespace {
+
+std::string train_error(const std::vector<std::string>& overrides, json config = json::object()) {
+  try {
+    parse_train_config(config, overrides, "run.json");
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("--set model.variant changes the sizes; explicit sizes and a preset never silently disagree") {
+  json small = {{"model", {{"variant", "s"}, {"patch", 16}}}};
+  TrainConfig ti = parse_train_config(small, {"model.variant=ti"}, "run.json");
+  CHECK(ti.model.width == 192);
+  CHECK(ti.model.heads == 3);
+  CHECK(ti.model.name() == "ViT-Ti/16");
+  CHECK(ti.json["model"]["width"] == 192);  // the record holds the sizes built
+  CHECK(parse_train_config(small, {"model.variant=custom", "model.width=64", "model.depth=6", "model.heads=2",
+                                   "model.mlp_dim=128"}, "run.json").model.depth == 6);
+  CHECK_THAT(train_error({"model.variant=custom", "model.depth=6"}, small), Catch::Contains("'width' is missing"));
+  CHECK_THAT(train_error({"model.depth=6"}, small), Catch::Contains("variant 's' has depth 12, but") &&
+                                                        Catch::Contains("model (with --set).depth is 6"));
+  // A checkpoint's model section (every size written) reads back as the same model.
+  CHECK(parse_train_config(ti.json, {}, "checkpoint").model.to_json() == ti.model.to_json());
+}
+
 TEST_CASE("load_vit_config reads the model section of a file") {
   const std::string path = "test_config_model.json";
   {
@@ -113,18 +147,6 @@ TEST_CASE("load_vit_config reads the model section of a file") {
   REQUIRE_THROWS_WITH(load_vit_config("no/such/file.json"), Catch::Contains("cannot open no/such/file.json"));
 }
 
-namespace {
-
-std::string train_error(const std::vector<std::string>& overrides, json config = json::object()) {
-  try {
-    parse_train_config(config, overrides, "run.json");
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-}  // namespace
 
 TEST_CASE("numeric keys: their type and range, refused with the key and the value") {
   CHECK_THAT(train_error({"run.batch_size=1.5"}),
