@@ -1,4 +1,4 @@
-// The TTT layer of "Learning to (Learn at Test Time)", as ../shared/spec/mttt-layer.md pins it
+// The TTT layer of "Learning to (Learn at Test Time)", as docs/mttt-layer.md pins it
 // down. Dimensions: B images, N tokens, D width, H heads, d = D / H per head.
 //
 // For each image and head, the layer learns a model f on the image's own tokens (the inner

@@ -2,7 +2,8 @@
 // shape as a function of D, H and the learner, initialiser, and whether it trains. Everything
 // else follows from the table: the named list (checkpoints, `mttt layer`), the strict reader,
 // the initialisation, and the TTTMixer's registration (hence counts and `mttt params`).
-// The rows (ttt_params.cpp) follow the spec's table; W0 (inner.*) trains only with train_w0.
+// The rows (ttt_params.cpp) follow the table of docs/mttt-layer.md; W0 (inner.*) trains only
+// with train_w0.
 #pragma once
 
 #include <cstdint>

@@ -100,7 +100,7 @@ class DuplicateKeys {
   bool operator()(int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
     using Event = nlohmann::json::parse_event_t;
     if (event == Event::object_start) {
-      objects_.push_back({{}, path_of(last_key())});
+      objects_.push_back({{}, path_of(last_key()), {}});
     } else if (event == Event::object_end) {
       objects_.pop_back();
     } else if (event == Event::key) {

@@ -141,9 +141,8 @@ TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<s
     fail("config", "{}: {}", where, message);
   }
   // What the preset filled is part of the run's record (checkpoints keep this).
-  for (const char* name : {"optim.weight_decay", "optim.momentum"})
-    for (const Key& key : keys())
-      if (key.name == name) at(merged, name) = key.write(c);
+  for (const Key& key : keys())
+    if (key.name == "optim.weight_decay" || key.name == "optim.momentum") at(merged, key.name) = key.write(c);
   c.json = merged;
 
   check(c.data.dataset != "image_folder" || !c.data.root.empty(), "config", "{}: data.root must name the image folder", where);
