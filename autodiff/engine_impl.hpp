@@ -225,7 +225,7 @@ std::vector<V> grad(const std::vector<V>& outputs, const std::vector<V>& inputs,
                                ") does not require grad");
   Sweep<V> sweep(outputs);
   std::vector<V> results(inputs.size());
-  // slot -> indices of the inputs that share that node
+  // The inputs' nodes are the targets; several inputs may share one node, and each gets its cotangent.
   auto is_target = [&](const Node<V>* node, bool) {
     for (const auto& input : inputs)
       if (Traits::node(input).get() == node) return true;

@@ -2,25 +2,17 @@
 
 #include <cmath>
 
+#include "nn/layers/heads.hpp"
 #include "tensor/tensor.hpp"
 
 namespace mttt::ttt {
 
 namespace {
 
-const Tensor& find(const nn::NamedTensors& params, const std::string& name) {
-  for (const auto& [key, t] : params)
-    if (key == name) return t;
-  fail("kernel", "parameter '{}' is missing", name);
-}
-
-// (B, N, D) -> (B, H, N, d)
-Tensor split_heads(const Tensor& x, std::int64_t heads) {
-  return permute(reshape(x, {x.size(0), x.size(1), heads, x.size(2) / heads}), {0, 2, 1, 3});
-}
+using nn::split_heads;
 
 Tensor dense(const nn::NamedTensors& params, const std::string& name, const Tensor& x) {
-  return matmul(x, find(params, name + ".kernel")) + find(params, name + ".bias");
+  return matmul(x, nn::tensor_named(params, name + ".kernel", "kernel")) + nn::tensor_named(params, name + ".bias", "kernel");
 }
 
 }  // namespace
@@ -34,8 +26,7 @@ Tensor kernel_learner_forward(const nn::NamedTensors& params, std::int64_t heads
   Tensor v = split_heads(dense(params, "value", y), heads);  // training labels
   Tensor kappa = exp(matmul(q, transpose(k)) * (1.0 / std::sqrt(d)));  // (B, H, N, N)
   Tensor estimate = matmul(kappa, v) / sum(kappa, {-1}, true);        // Nadaraya-Watson
-  Tensor merged = reshape(permute(estimate, {0, 2, 1, 3}), y.shape());
-  return dense(params, "out", merged);
+  return dense(params, "out", nn::merge_heads(estimate));
 }
 
 }  // namespace mttt::ttt

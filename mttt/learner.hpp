@@ -16,18 +16,13 @@ namespace mttt::ttt {
 
 enum class LearnerKind { linear, mlp };
 
-LearnerKind parse_learner(const std::string& name);
 std::string to_string(LearnerKind kind);
 
-// The fast weights W = (W1, b1, W2, b2) for the MLP, (W) for the linear learner; the names the
-// spec gives them under the layer's prefix are inner_names().
+// The fast weights W = (W1, b1, W2, b2) for the MLP, (W) for the linear learner; their names,
+// shapes and initialisers are rows of the layer's parameter table (mttt/ttt_params.hpp).
 struct FastWeights {
   std::vector<Tensor> tensors;
 };
-
-std::vector<std::string> inner_names(LearnerKind kind);
-// Shapes of W0 for H heads of width d.
-std::vector<Shape> inner_shapes(LearnerKind kind, std::int64_t heads, std::int64_t d);
 
 // f(W, k) for k (B, H, n, d) and W with leading axes (H) or (B, H).
 Tensor apply_learner(LearnerKind kind, const FastWeights& W, const Tensor& k);

@@ -1,9 +1,10 @@
 // The TTT layers as drop-in token mixers of the ViT (nn/token_mixer.hpp): kinds "mttt_linear"
 // and "mttt_mlp", with the spec's parameter names under the block's `layer.` prefix.
 //
-// Config options (the kind's "options" object): steps (T), eta (a number or a list of T),
-// sgd, decoder_ln, train_w0, init ("fixed" or "paper"). MTTT-Linear defaults to T = 1, W0 = 0
-// frozen, no decoder LN; MTTT-MLP to decoder LN on and W0 trained.
+// Config options (TTTOptions::from_config, docs/config.md): steps (T), eta (a number or a list
+// of T), sgd, decoder_ln, train_w0, init ("fixed" or "paper"). MTTT-Linear defaults to T = 1,
+// W0 = 0 frozen, no decoder LN; MTTT-MLP to decoder LN on and W0 trained. The parameters are
+// registered from the table of mttt/ttt_params.hpp.
 //
 // SGD draws one permutation of the tokens per layer, head and training step, shared by the
 // batch. The step comes from the nn::RandomStep scope the trainer opens around each step
@@ -34,7 +35,6 @@ class TTTMixer : public nn::TokenMixer, public nn::InnerLossReporter {
   const std::vector<double>& inner_losses() const override { return last_inner_losses_; }
 
  private:
-  TTTParams params() const;
   Tensor permutation(std::int64_t tokens, Device device);
 
   TTTOptions options_;
@@ -43,17 +43,12 @@ class TTTMixer : public nn::TokenMixer, public nn::InnerLossReporter {
   std::uint64_t own_steps_ = 0;  // without a RandomStep scope: this layer's count of forwards
   bool collect_ = false;
   std::vector<double> last_inner_losses_;
-  // Slots of the parameters, held by child modules named as the spec (phi, psi, g, h,
-  // decoder_ln, inner.0, inner.1).
-  Tensor *phi_kernel_, *phi_bias_, *psi_kernel_, *psi_bias_, *g_kernel_, *g_bias_, *h_kernel_, *h_bias_;
-  Tensor *decoder_ln_scale_ = nullptr, *decoder_ln_bias_ = nullptr;
-  std::vector<Tensor*> inner_;
+  // The parameters' slots, registered under child modules named by each dotted prefix (phi,
+  // psi, g, h, decoder_ln, inner.0, inner.1).
+  TTTParams params_;
 };
 
 // Adds the kinds mttt_linear and mttt_mlp to nn's token-mixer registry (idempotent).
 void register_ttt_mixers();
-
-// Every TTT layer of a model with its name ("blocks.3.layer").
-std::vector<std::pair<std::string, TTTMixer*>> ttt_layers(nn::Module& model);
 
 }  // namespace mttt::ttt

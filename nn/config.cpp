@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "nn/config_values.hpp"
 #include "tensor/error.hpp"
 
 namespace mttt::nn {
@@ -58,29 +59,32 @@ namespace {
 const std::vector<std::string> kModelKeys = {"variant",  "width",   "depth", "heads",  "mlp_dim",    "patch", "image",
                                              "channels", "classes", "layer", "posemb", "pre_logits", "dtype", "frozen"};
 
-std::int64_t positive_int(const nlohmann::json& model, const char* key, const std::string& where) {
-  const auto& v = model.at(key);
-  check(v.is_number_integer() && v.get<std::int64_t>() > 0, "config", "{}.{} must be a positive integer, got {}", where,
-        key, v.dump());
-  return v.get<std::int64_t>();
+const char* const kSizeKeys[] = {"width", "depth", "heads", "mlp_dim"};
+
+std::int64_t& size_of(ViTConfig& c, std::string_view key) {
+  if (key == "width") return c.width;
+  if (key == "depth") return c.depth;
+  if (key == "heads") return c.heads;
+  return c.mlp_dim;
 }
 
-std::string string_of(const nlohmann::json& v, const std::string& what) {
-  check(v.is_string(), "config", "{} must be a string, got {}", what, v.dump());
-  return v.get<std::string>();
+// Sizes: large enough for any ViT, small enough that products of a few of them stay in int64.
+constexpr std::int64_t kMaxSize = 1 << 20;
+
+std::int64_t positive_int(const nlohmann::json& model, const char* key, const std::string& where) {
+  return read_integer(model.at(key), where + "." + key, 1, kMaxSize);
 }
+
+std::string string_of(const nlohmann::json& v, const std::string& what) { return read_string(v, what); }
 
 }  // namespace
 
 ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where) {
-  check(model.is_object(), "config", "{} must be a JSON object, got {}", where, model.dump());
-  for (const auto& [key, value] : model.items()) {
-    bool known = false;
-    for (const auto& k : kModelKeys) known = known || k == key;
-    check(known, "config", "{}: unknown key '{}'; valid keys: {}", where, key, fmt::join(kModelKeys, ", "));
-  }
+  check_keys(model, where, kModelKeys);
+  // A variant or size given as null (complete_model_section) is as if not given.
+  auto given = [&](const char* key) { return model.contains(key) && !model[key].is_null(); };
   ViTConfig c;
-  if (model.contains("variant")) {
+  if (given("variant")) {
     std::string v = string_of(model["variant"], where + ".variant");
     if (v == "ti" || v == "tiny") {
       c = ViTConfig::tiny();
@@ -88,31 +92,31 @@ ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where
       c = ViTConfig::small();
     } else if (v == "custom") {
       c.variant = "custom";
-      for (const char* key : {"width", "depth", "heads", "mlp_dim"})
-        check(model.contains(key), "config",
-              "{}: variant 'custom' needs width, depth, heads and mlp_dim; '{}' is missing", where, key);
+      for (const char* key : kSizeKeys)
+        check(given(key), "config", "{}: variant 'custom' needs width, depth, heads and mlp_dim; '{}' is missing", where,
+              key);
     } else {
       fail("config", "{}.variant '{}' is unknown; valid: ti (tiny), s (small), custom", where, v);
     }
   }
-  if (model.contains("width")) c.width = positive_int(model, "width", where);
-  if (model.contains("depth")) c.depth = positive_int(model, "depth", where);
-  if (model.contains("heads")) c.heads = positive_int(model, "heads", where);
-  if (model.contains("mlp_dim")) c.mlp_dim = positive_int(model, "mlp_dim", where);
-  for (const ViTConfig& preset : {ViTConfig::tiny(), ViTConfig::small()})
-    if (c.variant == preset.variant &&
-        (c.width != preset.width || c.depth != preset.depth || c.heads != preset.heads || c.mlp_dim != preset.mlp_dim))
-      c.variant = "custom";  // a preset with other sizes is no longer that preset
+  ViTConfig preset = c;
+  for (const char* key : kSizeKeys) {
+    if (!given(key)) continue;
+    std::int64_t& size = size_of(c, key);
+    size = positive_int(model, key, where);
+    // A named preset and explicit sizes must not disagree: the config would name one model and
+    // build another. Without a variant, sizes start from ViT-Tiny's and the model is custom.
+    if (size == size_of(preset, key) || c.variant == "custom") continue;
+    check(!given("variant"), "config", "{}: variant '{}' has {} {}, but {}.{} is {}: drop the size, or make the variant 'custom'",
+          where, c.variant, key, size_of(preset, key), where, key, size);
+    c.variant = "custom";
+  }
   if (model.contains("patch")) c.patch = positive_int(model, "patch", where);
   if (model.contains("channels")) c.channels = positive_int(model, "channels", where);
   if (model.contains("classes")) c.classes = positive_int(model, "classes", where);
   if (model.contains("image")) {
     const auto& image = model["image"];
-    auto side = [&](const nlohmann::json& v) {
-      check(v.is_number_integer() && v.get<std::int64_t>() > 0, "config",
-            "{}.image must be a positive integer or [height, width], got {}", where, image.dump());
-      return v.get<std::int64_t>();
-    };
+    auto side = [&](const nlohmann::json& v) { return read_integer(v, where + ".image", 1, kMaxSize); };
     if (image.is_array()) {
       check(image.size() == 2, "config", "{}.image must be a positive integer or [height, width], got {}", where,
             image.dump());
@@ -135,9 +139,7 @@ ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where
   }
   if (model.contains("posemb")) c.posemb = parse_position_embedding(string_of(model["posemb"], where + ".posemb"));
   if (model.contains("pre_logits")) {
-    check(model["pre_logits"].is_boolean(), "config", "{}.pre_logits must be true or false, got {}", where,
-          model["pre_logits"].dump());
-    c.pre_logits = model["pre_logits"].get<bool>();
+    c.pre_logits = read_bool(model["pre_logits"], where + ".pre_logits");
   }
   if (model.contains("dtype")) {
     std::string d = string_of(model["dtype"], where + ".dtype");
@@ -153,15 +155,18 @@ ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where
   return c;
 }
 
+nlohmann::json complete_model_section(const nlohmann::json& model) {
+  nlohmann::json out = ViTConfig().to_json();
+  for (const char* key : {"variant", "width", "depth", "heads", "mlp_dim"}) out[key] = nullptr;
+  if (model.is_object())
+    for (const auto& [key, value] : model.items()) out[key] = value;
+  return out;
+}
+
 ViTConfig load_vit_config(const std::string& path) {
   std::ifstream in(path);
   check(in.good(), "config", "cannot open {}", path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in, nullptr, true, true);  // comments allowed
-  } catch (const std::exception& e) {
-    fail("config", "{}: not valid JSON ({})", path, e.what());
-  }
+  const nlohmann::json j = parse_json(in, path);
   check(j.is_object() && j.contains("model"), "config", "{}: needs a \"model\" section", path);
   return parse_vit_config(j["model"], path + ": model");
 }

@@ -42,8 +42,14 @@ struct ViTConfig {
   nlohmann::json to_json() const;
 };
 
-// `model` is the model section; `where` names it in messages ("config.json: model").
+// `model` is the model section; `where` names it in messages ("config.json: model"). A named
+// preset (ti, s) fixes the four sizes: a size that disagrees with it is refused, naming both.
+// Without a variant the sizes start from ViT-Tiny's, and other sizes make the model custom.
 ViTConfig parse_vit_config(const nlohmann::json& model, const std::string& where = "model");
+// The model section with every key, for `--set` overrides: the given keys, the defaults for the
+// others, and null for a variant and sizes not given (the sizes then follow the variant, so that
+// overriding the variant changes them). The section itself is not checked here.
+nlohmann::json complete_model_section(const nlohmann::json& model);
 // The "model" section of a JSON file (other sections are left to their readers).
 ViTConfig load_vit_config(const std::string& path);
 

@@ -90,7 +90,6 @@ class Tensor {
     if (!impl_) [[unlikely]] undefined_error();
     return *impl_;
   }
-  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
  private:
   [[noreturn]] static void undefined_error();

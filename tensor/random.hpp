@@ -30,7 +30,6 @@ class Generator {
   }
   std::uint64_t seed() const { return seed_; }
   std::uint64_t offset() const { return offset_; }
-  void set_offset(std::uint64_t offset) { offset_ = offset; }
   // Reserves `count` counters and returns the stream that starts at them.
   PhiloxStream take(std::uint64_t count) {
     PhiloxStream s{seed_, offset_};

@@ -44,7 +44,6 @@ struct Batch {
   double mixup_weight = 1;            // weight of the original image (>= 0.5 with mixup)
 
   std::int64_t size() const { return images.defined() ? images.size(0) : 0; }
-  bool soft_labels() const { return labels.defined() && labels.rank() == 2; }
 };
 
 struct EpochStats {

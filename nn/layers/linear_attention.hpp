@@ -26,7 +26,6 @@ class LinearAttention : public TokenMixer {
                   DType dtype = DType::float32);
   Tensor forward(const Tensor& y) override;
   std::string describe() const override;
-  FeatureMap feature_map() const { return map_; }
 
  private:
   std::int64_t width_, heads_;

@@ -1,6 +1,20 @@
 #include "nn/optim/named_tensors.hpp"
 
+#include "tensor/error.hpp"
+
 namespace mttt::nn {
+
+const Tensor* find_tensor(const NamedTensors& tensors, std::string_view name) {
+  for (const auto& [key, t] : tensors)
+    if (key == name) return &t;
+  return nullptr;
+}
+
+const Tensor& tensor_named(const NamedTensors& tensors, std::string_view name, std::string_view op) {
+  const Tensor* t = find_tensor(tensors, name);
+  if (t == nullptr) fail(op, "parameter '{}' is missing", name);
+  return *t;
+}
 
 bool glob_match(std::string_view pattern, std::string_view name) {
   // Iterative wildcard matching with one backtrack point (the last `*`).

@@ -14,6 +14,11 @@ namespace mttt::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+// The tensor named `name`, or null.
+const Tensor* find_tensor(const NamedTensors& tensors, std::string_view name);
+// The tensor named `name`; otherwise throws "[op] parameter 'name' is missing".
+const Tensor& tensor_named(const NamedTensors& tensors, std::string_view name, std::string_view op);
+
 bool glob_match(std::string_view pattern, std::string_view name);
 bool matches_any(const std::vector<std::string>& patterns, std::string_view name);
 

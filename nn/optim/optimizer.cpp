@@ -98,11 +98,7 @@ NamedTensors Optimizer::state() const {
 }
 
 void Optimizer::load_state(const NamedTensors& state) {
-  auto find = [&](const std::string& key) -> const Tensor* {
-    for (const auto& [k, t] : state)
-      if (k == key) return &t;
-    return nullptr;
-  };
+  auto find = [&](const std::string& key) { return find_tensor(state, key); };
   const Tensor* step = find("optimizer.step");
   check(step != nullptr, name_, "optimizer state lacks 'optimizer.step'");
   steps_ = step->item<std::int64_t>();
@@ -150,19 +146,6 @@ Tensor Adam::direction(std::size_t i, const Tensor& g, const Tensor& applied) {
   mu = fuse([b1](Expr m, Expr g_, Expr ok) { return where(ok, b1 * m + (1 - b1) * g_, m); }, mu, g, applied);
   nu = fuse([b2](Expr v, Expr g_, Expr ok) { return where(ok, b2 * v + (1 - b2) * g_ * g_, v); }, nu, g, applied);
   return fuse([c1, c2, eps](Expr m, Expr v) { return (m / c1) / (sqrt(v / c2) + eps); }, mu, nu);
-}
-
-std::unique_ptr<Optimizer> big_vision_adam(NamedTensors params, std::int64_t total_steps, std::int64_t warmup,
-                                           std::vector<std::string> frozen, double lr, double weight_decay) {
-  OptimizerOptions o;
-  o.lr = constant_schedule(lr);
-  o.multiplier = warmup_cosine_schedule(1.0, warmup, total_steps);
-  o.clip_norm = 1.0;
-  o.weight_decay = weight_decay;
-  o.decay_scaled_by_lr = false;
-  o.decay_patterns = {"*.kernel"};
-  o.frozen = std::move(frozen);
-  return std::make_unique<Adam>(std::move(params), std::move(o));
 }
 
 }  // namespace mttt::nn

@@ -6,11 +6,11 @@
 //   p <- p - multiplier(s) * u                        frozen names (patterns) are never updated
 //
 // s counts the updates already applied (the first update has s = 0). AdamW in PyTorch's sense
-// is decay_scaled_by_lr = true; the spec's chain is big_vision_adam() below.
+// is decay_scaled_by_lr = true; the configs' presets (the spec's chain among them) are in
+// nn/optim/optim_config.hpp.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -96,12 +96,5 @@ class Adam final : public Optimizer {
   Tensor direction(std::size_t i, const Tensor& g, const Tensor& applied) override;
   double beta1_, beta2_, eps_;
 };
-
-// The spec's chain: clip 1.0 over trainable gradients, Adam (0.9, 0.999, 1e-8), lr 1e-3,
-// decoupled weight decay 1e-4 on `*.kernel` (not multiplied by lr), all times
-// m(s) = warmup_cosine(1, warmup, total_steps); frozen names get no update.
-std::unique_ptr<Optimizer> big_vision_adam(NamedTensors params, std::int64_t total_steps, std::int64_t warmup = 10000,
-                                           std::vector<std::string> frozen = {}, double lr = 1e-3,
-                                           double weight_decay = 1e-4);
 
 }  // namespace mttt::nn

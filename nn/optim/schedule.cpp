@@ -11,13 +11,6 @@ Schedule constant_schedule(double value) {
   return [value](std::int64_t) { return value; };
 }
 
-Schedule linear_schedule(double start, double end, std::int64_t steps) {
-  return [=](std::int64_t s) {
-    if (steps <= 0 || s >= steps) return end;
-    return start + (end - start) * static_cast<double>(s) / static_cast<double>(steps);
-  };
-}
-
 Schedule warmup_cosine_schedule(double value, std::int64_t warmup, std::int64_t total) {
   return [=](std::int64_t s) {
     double warm = warmup > 0 ? std::min(1.0, static_cast<double>(s) / static_cast<double>(warmup)) : 1.0;

@@ -11,8 +11,6 @@ namespace mttt::nn {
 using Schedule = std::function<double(std::int64_t step)>;
 
 Schedule constant_schedule(double value);
-// Linear from `start` to `end` over `steps` updates, then `end`.
-Schedule linear_schedule(double start, double end, std::int64_t steps);
 // value * min(1, s / warmup) * 0.5 (1 + cos(pi clip((s - warmup) / (total - warmup), 0, 1))):
 // the spec's m(s) with value 1, warmup 10,000 and total round(90 * 1281167 / 1024).
 Schedule warmup_cosine_schedule(double value, std::int64_t warmup, std::int64_t total);

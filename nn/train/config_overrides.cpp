@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "nn/config_values.hpp"
 #include "tensor/error.hpp"
 
 namespace mttt::nn {
@@ -60,12 +61,9 @@ void apply_override(nlohmann::json& config, const std::string& assignment) {
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(text);
-  } catch (const std::exception&) {
-    value = text;
-  }
+  // JSON when it is JSON (duplicate keys refused), else the text as a string.
+  const nlohmann::json value = nlohmann::json::accept(text, true) ? parse_json(text, "override '" + assignment + "'")
+                                                                   : nlohmann::json(text);
   check(!node->is_object() || value.is_object(), "config", "override '{}': '{}' is a section, not a value", assignment,
         path);
   *node = value;
@@ -74,11 +72,7 @@ void apply_override(nlohmann::json& config, const std::string& assignment) {
 nlohmann::json load_json_file(const std::string& path) {
   std::ifstream in(path);
   check(in.good(), "config", "cannot open {}", path);
-  try {
-    return nlohmann::json::parse(in, nullptr, true, true);  // comments allowed
-  } catch (const std::exception& e) {
-    fail("config", "{}: not valid JSON ({})", path, e.what());
-  }
+  return parse_json(in, path);
 }
 
 }  // namespace mttt::nn

@@ -20,7 +20,6 @@ class ProgressLine {
   // `step` is the number of steps done (1-based after the first), `items` how many units that step processed.
   void update(std::int64_t step, std::int64_t items, const std::vector<std::pair<std::string, double>>& fields = {});
   void finish();
-  double items_per_second() const { return rate_; }
 
   static std::string format_duration(double seconds);
 

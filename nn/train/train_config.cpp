@@ -1,109 +1,152 @@
 #include "nn/train/train_config.hpp"
 
+#include <functional>
+
+#include "nn/config_values.hpp"
 #include "nn/train/config_overrides.hpp"
 #include "tensor/device.hpp"
 #include "tensor/error.hpp"
 
 namespace mttt::nn {
 
-nlohmann::json default_train_config() {
-  DataConfig d;
-  OptimConfig o;
-  RunConfig r;
-  return {
-      {"model", ViTConfig().to_json()},
-      {"data",
-       {{"dataset", d.dataset}, {"root", d.root}, {"train_subset", d.train_subset}, {"test_subset", d.test_subset},
-        {"augment", d.augment}, {"mixup", d.mixup}, {"eval_resize", d.eval_resize}, {"threads", d.threads},
-        {"max_image_pixels", d.max_image_pixels}}},
-      {"optim",
-       {{"optimizer", o.optimizer}, {"lr", o.lr}, {"schedule", o.schedule}, {"warmup_steps", o.warmup_steps},
-        {"weight_decay", o.weight_decay}, {"clip_norm", o.clip_norm}, {"momentum", o.momentum},
-        {"label_smoothing", o.label_smoothing}}},
-      {"run",
-       {{"seed", r.seed}, {"epochs", r.epochs}, {"batch_size", r.batch_size}, {"accumulation", r.accumulation},
-        {"eval_batch_size", r.eval_batch_size}, {"log_every", r.log_every}, {"inner_losses", r.inner_losses},
-        {"out", r.out}, {"checkpoint", r.checkpoint}, {"max_steps", r.max_steps}, {"device", r.device},
-        {"nonfinite", r.nonfinite}}},
-  };
-}
-
 namespace {
 
-template <class T> T get(const nlohmann::json& j, const char* section, const char* key, const std::string& where) {
-  try {
-    return j.at(section).at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    fail("config", "{}: '{}.{}' has the wrong type ({})", where, section, key, j.at(section).at(key).dump());
-  }
+// One key of the data, optim and run sections: its dotted name, how a JSON value is read into
+// its field (type and range checked, naming the key), and how the field is written back.
+struct Key {
+  std::string name;
+  std::function<void(TrainConfig&, const nlohmann::json&)> read;
+  std::function<nlohmann::json(TrainConfig&)> write;
+};
+
+constexpr std::int64_t kMaxBatch = 1 << 16;  // images in one batch (a 224x224 float batch of 2^16 is 39 GB)
+constexpr std::int64_t kMaxThreads = 1024;
+constexpr std::int64_t kMaxImageSide = 1 << 16;
+
+template <class Get> Key integer(std::string name, Get get, std::int64_t min, std::int64_t max) {
+  using Field = std::remove_reference_t<decltype(get(std::declval<TrainConfig&>()))>;
+  return {name, [=](TrainConfig& c, const nlohmann::json& v) { get(c) = static_cast<Field>(read_integer(v, name, min, max)); },
+          [=](TrainConfig& c) { return nlohmann::json(get(c)); }};
+}
+
+template <class Get> Key number(std::string name, Get get, NumberRange range) {
+  return {name, [=](TrainConfig& c, const nlohmann::json& v) { get(c) = read_number(v, name, range); },
+          [=](TrainConfig& c) { return nlohmann::json(get(c)); }};
+}
+
+// A number that may be null: the optimiser's preset fills it (nn/optim/optim_config.hpp).
+template <class Get> Key preset_number(std::string name, Get get, NumberRange range) {
+  return {name,
+          [=](TrainConfig& c, const nlohmann::json& v) {
+            get(c) = v.is_null() ? std::nullopt : std::optional<double>(read_number(v, name + " (or null)", range));
+          },
+          [=](TrainConfig& c) { return get(c) ? nlohmann::json(*get(c)) : nlohmann::json(nullptr); }};
+}
+
+template <class Get> Key flag(std::string name, Get get) {
+  return {name, [=](TrainConfig& c, const nlohmann::json& v) { get(c) = read_bool(v, name); },
+          [=](TrainConfig& c) { return nlohmann::json(get(c)); }};
+}
+
+// A string; with `valid`, one of them.
+template <class Get> Key text(std::string name, Get get, std::vector<std::string> valid = {}) {
+  return {name,
+          [=](TrainConfig& c, const nlohmann::json& v) {
+            get(c) = valid.empty() ? read_string(v, name) : read_choice(v, name, valid);
+          },
+          [=](TrainConfig& c) { return nlohmann::json(get(c)); }};
+}
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> table = {
+      text("data.dataset", [](TrainConfig& c) -> auto& { return c.data.dataset; }, {"fashion_mnist", "image_folder"}),
+      text("data.root", [](TrainConfig& c) -> auto& { return c.data.root; }),
+      integer("data.train_subset", [](TrainConfig& c) -> auto& { return c.data.train_subset; }, 0, kMaxInt64),
+      integer("data.test_subset", [](TrainConfig& c) -> auto& { return c.data.test_subset; }, 0, kMaxInt64),
+      text("data.augment", [](TrainConfig& c) -> auto& { return c.data.augment; }, {"none", "inception_crop", "imagenet"}),
+      number("data.mixup", [](TrainConfig& c) -> auto& { return c.data.mixup; }, {.min = 0}),
+      integer("data.eval_resize", [](TrainConfig& c) -> auto& { return c.data.eval_resize; }, 0, kMaxImageSide),
+      integer("data.threads", [](TrainConfig& c) -> auto& { return c.data.threads; }, 0, kMaxThreads),
+      integer("data.max_image_pixels", [](TrainConfig& c) -> auto& { return c.data.max_image_pixels; }, 1, kMaxInt64),
+      text("optim.optimizer", [](TrainConfig& c) -> auto& { return c.optim.optimizer; }, OptimConfig::optimizers()),
+      number("optim.lr", [](TrainConfig& c) -> auto& { return c.optim.lr; }, {.min = 0, .min_open = true}),
+      text("optim.schedule", [](TrainConfig& c) -> auto& { return c.optim.schedule; }, {"cosine", "linear", "constant"}),
+      integer("optim.warmup_steps", [](TrainConfig& c) -> auto& { return c.optim.warmup_steps; }, 0, kMaxInt64),
+      preset_number("optim.weight_decay", [](TrainConfig& c) -> auto& { return c.optim.weight_decay; }, {.min = 0}),
+      number("optim.clip_norm", [](TrainConfig& c) -> auto& { return c.optim.clip_norm; }, {.min = 0}),
+      preset_number("optim.momentum", [](TrainConfig& c) -> auto& { return c.optim.momentum; },
+                    {.min = 0, .max = 1, .max_open = true}),
+      number("optim.label_smoothing", [](TrainConfig& c) -> auto& { return c.optim.label_smoothing; },
+             {.min = 0, .max = 1, .max_open = true}),
+      {"run.seed", [](TrainConfig& c, const nlohmann::json& v) { c.run.seed = read_unsigned(v, "run.seed"); },
+       [](TrainConfig& c) { return nlohmann::json(c.run.seed); }},
+      integer("run.epochs", [](TrainConfig& c) -> auto& { return c.run.epochs; }, 1, 1'000'000),
+      integer("run.batch_size", [](TrainConfig& c) -> auto& { return c.run.batch_size; }, 1, kMaxBatch),
+      integer("run.accumulation", [](TrainConfig& c) -> auto& { return c.run.accumulation; }, 1, kMaxBatch),
+      integer("run.eval_batch_size", [](TrainConfig& c) -> auto& { return c.run.eval_batch_size; }, 1, kMaxBatch),
+      integer("run.log_every", [](TrainConfig& c) -> auto& { return c.run.log_every; }, 1, kMaxInt64),
+      flag("run.inner_losses", [](TrainConfig& c) -> auto& { return c.run.inner_losses; }),
+      text("run.out", [](TrainConfig& c) -> auto& { return c.run.out; }),
+      flag("run.checkpoint", [](TrainConfig& c) -> auto& { return c.run.checkpoint; }),
+      integer("run.max_steps", [](TrainConfig& c) -> auto& { return c.run.max_steps; }, 0, kMaxInt64),
+      text("run.device", [](TrainConfig& c) -> auto& { return c.run.device; }),
+      text("run.nonfinite", [](TrainConfig& c) -> auto& { return c.run.nonfinite; }, {"stop", "skip"}),
+  };
+  return table;
+}
+
+// "optim.lr" -> j["optim"]["lr"]
+nlohmann::json& at(nlohmann::json& j, const std::string& dotted) {
+  const auto dot = dotted.find('.');
+  return j[dotted.substr(0, dot)][dotted.substr(dot + 1)];
 }
 
 }  // namespace
+
+nlohmann::json default_train_config() {
+  TrainConfig defaults;
+  nlohmann::json out = {{"model", ViTConfig().to_json()}};
+  for (const Key& key : keys()) at(out, key.name) = key.write(defaults);
+  return out;
+}
+
+std::vector<std::string> train_config_keys() {
+  std::vector<std::string> out;
+  for (const Key& key : keys()) out.push_back(key.name);
+  return out;
+}
 
 TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<std::string>& overrides,
                                const std::string& where) {
   check(config.is_object(), "config", "{}: a config is a JSON object ({{\"model\": ..., \"run\": ...}}), not {}",
         where, config.type_name());
   // The model section has its own reader (with its own defaults and checks); merge the rest.
-  nlohmann::json defaults = default_train_config();
   nlohmann::json model = config.contains("model") ? config["model"] : nlohmann::json::object();
   nlohmann::json rest = config;
   rest.erase("model");
-  nlohmann::json merged = merge_with_defaults(rest, defaults, where);
-  merged["model"] = parse_vit_config(model, where + ": model").to_json();
+  nlohmann::json merged = merge_with_defaults(rest, default_train_config(), where);
+  parse_vit_config(model, where + ": model");  // the file's own errors, before any override
+  merged["model"] = complete_model_section(model);
   for (const auto& o : overrides) apply_override(merged, o);
 
   TrainConfig c;
+  c.model = parse_vit_config(merged["model"], where + (overrides.empty() ? ": model" : ": model (with --set)"));
+  merged["model"] = c.model.to_json();
+  try {
+    for (const Key& key : keys()) key.read(c, at(merged, key.name));
+    c.optim.apply_preset();
+  } catch (const Error& e) {
+    std::string message = e.what();
+    if (message.rfind("[config] ", 0) == 0) message.erase(0, 9);
+    fail("config", "{}: {}", where, message);
+  }
+  // What the preset filled is part of the run's record (checkpoints keep this).
+  for (const Key& key : keys())
+    if (key.name == "optim.weight_decay" || key.name == "optim.momentum") at(merged, key.name) = key.write(c);
   c.json = merged;
-  c.model = parse_vit_config(merged["model"], where + ": model");
-  c.data.dataset = get<std::string>(merged, "data", "dataset", where);
-  c.data.root = get<std::string>(merged, "data", "root", where);
-  c.data.train_subset = get<std::int64_t>(merged, "data", "train_subset", where);
-  c.data.test_subset = get<std::int64_t>(merged, "data", "test_subset", where);
-  c.data.augment = get<std::string>(merged, "data", "augment", where);
-  c.data.mixup = get<double>(merged, "data", "mixup", where);
-  c.data.eval_resize = get<int>(merged, "data", "eval_resize", where);
-  c.data.threads = get<int>(merged, "data", "threads", where);
-  c.data.max_image_pixels = get<std::int64_t>(merged, "data", "max_image_pixels", where);
-  c.optim.optimizer = get<std::string>(merged, "optim", "optimizer", where);
-  c.optim.lr = get<double>(merged, "optim", "lr", where);
-  c.optim.schedule = get<std::string>(merged, "optim", "schedule", where);
-  c.optim.warmup_steps = get<std::int64_t>(merged, "optim", "warmup_steps", where);
-  c.optim.weight_decay = get<double>(merged, "optim", "weight_decay", where);
-  c.optim.clip_norm = get<double>(merged, "optim", "clip_norm", where);
-  c.optim.momentum = get<double>(merged, "optim", "momentum", where);
-  c.optim.label_smoothing = get<double>(merged, "optim", "label_smoothing", where);
-  c.run.seed = get<std::uint64_t>(merged, "run", "seed", where);
-  c.run.epochs = get<std::int64_t>(merged, "run", "epochs", where);
-  c.run.batch_size = get<std::int64_t>(merged, "run", "batch_size", where);
-  c.run.accumulation = get<std::int64_t>(merged, "run", "accumulation", where);
-  c.run.eval_batch_size = get<std::int64_t>(merged, "run", "eval_batch_size", where);
-  c.run.log_every = get<std::int64_t>(merged, "run", "log_every", where);
-  c.run.inner_losses = get<bool>(merged, "run", "inner_losses", where);
-  c.run.out = get<std::string>(merged, "run", "out", where);
-  c.run.checkpoint = get<bool>(merged, "run", "checkpoint", where);
-  c.run.max_steps = get<std::int64_t>(merged, "run", "max_steps", where);
-  c.run.device = get<std::string>(merged, "run", "device", where);
-  c.run.nonfinite = get<std::string>(merged, "run", "nonfinite", where);
 
-  auto one_of = [&](const std::string& value, const char* key, std::initializer_list<const char*> valid) {
-    for (const char* v : valid)
-      if (value == v) return;
-    std::string list;
-    for (const char* v : valid) list += (list.empty() ? "" : ", ") + std::string(v);
-    fail("config", "{}: {} '{}' is not one of {}", where, key, value, list);
-  };
-  one_of(c.data.dataset, "data.dataset", {"fashion_mnist", "image_folder"});
-  one_of(c.data.augment, "data.augment", {"none", "inception_crop", "imagenet"});
-  one_of(c.optim.optimizer, "optim.optimizer", {"big_vision", "adam", "adamw", "sgd"});
-  one_of(c.optim.schedule, "optim.schedule", {"cosine", "linear", "constant"});
-  one_of(c.run.nonfinite, "run.nonfinite", {"stop", "skip"});
-  check(c.data.max_image_pixels >= 1, "config", "{}: data.max_image_pixels must be positive, got {}", where,
-        c.data.max_image_pixels);
   check(c.data.dataset != "image_folder" || !c.data.root.empty(), "config", "{}: data.root must name the image folder", where);
-  check(c.run.epochs >= 1 && c.run.batch_size >= 1 && c.run.eval_batch_size >= 1 && c.run.log_every >= 1, "config",
-        "{}: run.epochs, run.batch_size, run.eval_batch_size and run.log_every must be positive", where);
-  check(c.run.accumulation >= 1 && c.run.batch_size % c.run.accumulation == 0, "config",
+  check(c.run.batch_size % c.run.accumulation == 0, "config",
         "{}: run.batch_size {} must split into run.accumulation {} equal micro-batches", where, c.run.batch_size,
         c.run.accumulation);
   try {
@@ -111,13 +154,22 @@ TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<s
   } catch (const Error& e) {
     fail("config", "{}: run.device: {}", where, e.what());
   }
-  check(c.optim.label_smoothing >= 0 && c.optim.label_smoothing < 1, "config",
-        "{}: optim.label_smoothing must be in [0, 1)", where);
   return c;
 }
 
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides) {
   return parse_train_config(load_json_file(path), overrides, path);
+}
+
+nlohmann::json upgrade_checkpoint_config(nlohmann::json config) {
+  if (!config.is_object() || !config.contains("optim") || !config["optim"].is_object()) return config;
+  auto& optim = config["optim"];
+  const std::string optimizer = optim.value("optimizer", std::string());
+  // Before presets every key was written: momentum for every optimiser, and a weight decay that
+  // `adam` ignored (the run trained without it).
+  if (optimizer != "sgd" && optim.contains("momentum")) optim["momentum"] = nullptr;
+  if (optimizer == "adam" && optim.contains("weight_decay")) optim["weight_decay"] = 0;
+  return config;
 }
 
 }  // namespace mttt::nn

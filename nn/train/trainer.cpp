@@ -21,24 +21,6 @@ namespace {
 // Streams of per-step randomness: training steps and evaluation passes draw apart.
 constexpr std::uint64_t kTrainStream = 0x7261696eULL, kEvalStream = 0x6576616cULL;
 
-std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const ViT& model, std::int64_t total_steps) {
-  NamedTensors params = model.named_parameters();
-  const auto& o = c.optim;
-  std::vector<std::string> frozen = model.frozen_names();
-  if (o.optimizer == "big_vision") {
-    auto opt = big_vision_adam(params, total_steps, o.warmup_steps, frozen, o.lr, o.weight_decay);
-    return opt;
-  }
-  OptimizerOptions options;
-  options.frozen = frozen;
-  options.clip_norm = o.clip_norm;
-  options.lr = make_schedule(o.schedule, o.lr, o.warmup_steps, total_steps);
-  options.weight_decay = o.optimizer == "adam" ? 0.0 : o.weight_decay;
-  options.decay_patterns = {"*.kernel"};
-  if (o.optimizer == "sgd") return std::make_unique<Sgd>(params, options, o.momentum);
-  return std::make_unique<Adam>(params, options);
-}
-
 std::vector<std::pair<std::string, InnerLossReporter*>> find_reporters(ViT& model) {
   std::vector<std::pair<std::string, InnerLossReporter*>> out;
   for (std::int64_t i = 0; i < model.depth(); ++i)
@@ -111,7 +93,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : config_(std::move
   data_ = make_datasets(config_);
   steps_per_epoch_ = (data_.train->num_examples() + config_.run.batch_size - 1) / config_.run.batch_size;
   total_steps_ = steps_per_epoch_ * config_.run.epochs;
-  optimizer_ = make_optimizer(config_, *model_, total_steps_);
+  optimizer_ = make_optimizer(config_.optim, model_->named_parameters(), model_->frozen_names(), total_steps_);
   const std::string metrics_path = (std::filesystem::path(config_.run.out) / "metrics.jsonl").string();
   if (!resume.empty()) {
     Checkpoint checkpoint = read_checkpoint(resume);
@@ -303,7 +285,7 @@ int Trainer::run() {
 
 std::unique_ptr<ViT> load_model(const std::string& path, TrainConfig* config_out, const std::vector<std::string>& overrides) {
   Checkpoint checkpoint = read_checkpoint(path);
-  TrainConfig config = parse_train_config(checkpoint.info.config, overrides, path + " (config)");
+  TrainConfig config = parse_train_config(upgrade_checkpoint_config(checkpoint.info.config), overrides, path + " (config)");
   Generator init(config.run.seed);
   auto model = std::make_unique<ViT>(config.model, init);
   model->to_(parse_device(config.run.device));

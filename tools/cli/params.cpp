@@ -96,7 +96,7 @@ void add_params_command(CLI::App& app) {
     check(j.is_object() && j.contains("model"), "params", "{}: needs a \"model\" section", *config);
     nn::ViTConfig model = nn::parse_vit_config(j["model"], *config + ": model");
     if (!overrides->empty()) {
-      j["model"] = model.to_json();  // every key present, so that any of them can be overridden
+      j["model"] = nn::complete_model_section(j["model"]);  // every key present, so that any can be overridden
       for (const auto& o : *overrides) nn::apply_override(j, o);
       model = nn::parse_vit_config(j["model"], *config + ": model (with --set)");
     }

@@ -22,7 +22,7 @@ namespace {
 struct TrainArgs {
   std::string config, resume, device;
   std::vector<std::string> overrides;
-  std::int64_t seed = -1;
+  std::string seed;  // as written: run.seed's reader checks it
   bool overwrite = false, detect_anomaly = false;
 };
 
@@ -53,7 +53,7 @@ void add_train_command(CLI::App& app) {
   train->callback([args] {
     auto overrides = args->overrides;
     add_device(args->device, overrides);
-    if (args->seed >= 0) overrides.push_back(fmt::format("run.seed={}", args->seed));
+    if (!args->seed.empty()) overrides.push_back("run.seed=" + args->seed);
     int signal = 0;
     {
       nn::Trainer trainer(nn::load_train_config(args->config, overrides), nn::TrainerOptions{.resume = args->resume, .overwrite = args->overwrite});

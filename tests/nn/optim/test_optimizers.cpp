@@ -3,7 +3,8 @@
 
 #include <cmath>
 
-#include "nn/optim/optimizer.hpp"
+#include "nn/optim/optim_config.hpp"
+#include "nn/train/train_config.hpp"
 #include "tensor/tensor.hpp"
 
 using namespace mttt;
@@ -40,14 +41,21 @@ void set_grad(Tensor& p, std::vector<double> g) {
   auto n = static_cast<std::int64_t>(g.size());
   p.set_grad(from_vector(g, {n}, {DType::float64}));
 }
+// The spec's chain: the big_vision preset of the config path.
+std::unique_ptr<Optimizer> big_vision(NamedTensors params, std::int64_t total, std::int64_t warmup,
+                                      std::vector<std::string> frozen = {}) {
+  OptimConfig c;
+  c.warmup_steps = warmup;
+  c.apply_preset();
+  return make_optimizer(c, std::move(params), std::move(frozen), total);
+}
 }  // namespace
 
 TEST_CASE("Adam with the big_vision chain matches a reference step by step") {
   Tensor kernel = param({0.5, -0.25});
   Tensor bias = param({0.1});
   Tensor frozen = param({1.0, 2.0});
-  auto opt = big_vision_adam({{"fc.kernel", kernel}, {"fc.bias", bias}, {"inner.0.kernel", frozen}}, 100, 10,
-                             {"inner.*"});
+  auto opt = big_vision({{"fc.kernel", kernel}, {"fc.bias", bias}, {"inner.0.kernel", frozen}}, 100, 10, {"inner.*"});
   // Reference, in plain arithmetic.
   std::vector<double> k = {0.5, -0.25}, b = {0.1}, mk(2, 0), vk(2, 0), mb(1, 0), vb(1, 0);
   std::vector<std::vector<double>> grads_k = {{3.0, -4.0}, {0.1, 0.2}, {-1.0, 0.5}};
@@ -110,7 +118,7 @@ TEST_CASE("SGD with momentum and PyTorch-style AdamW decay") {
 TEST_CASE("optimizer state round-trips: a restored optimizer continues exactly") {
   auto run = [](int steps_before, int steps_after, bool restore) {
     Tensor p = param({0.3, 0.7, -0.2});
-    auto opt = big_vision_adam({{"a.kernel", p}}, 50, 5);
+    auto opt = big_vision({{"a.kernel", p}}, 50, 5);
     auto grad_at = [](int s) { return std::vector<double>{std::sin(s), std::cos(s), 0.5}; };
     for (int s = 0; s < steps_before; ++s) {
       set_grad(p, grad_at(s));
@@ -124,7 +132,7 @@ TEST_CASE("optimizer state round-trips: a restored optimizer continues exactly")
         copy_(q, p);
       }
       p = q;
-      opt = big_vision_adam({{"a.kernel", p}}, 50, 5);
+      opt = big_vision({{"a.kernel", p}}, 50, 5);
       opt->load_state(state);
     }
     for (int s = steps_before; s < steps_before + steps_after; ++s) {
@@ -135,8 +143,95 @@ TEST_CASE("optimizer state round-trips: a restored optimizer continues exactly")
   };
   CHECK(run(7, 4, true) == run(7, 4, false));
   Tensor p = param({1, 2, 3});
-  auto opt = big_vision_adam({{"a.kernel", p}}, 50, 5);
+  auto opt = big_vision({{"a.kernel", p}}, 50, 5);
   NamedTensors bad = {{"optimizer.step", full({}, 3, {DType::int64})},
                       {"optimizer.mu.a.kernel", zeros({2}, {DType::float64})}};
   REQUIRE_THROWS_WITH(opt->load_state(bad), Catch::Contains("optimizer.mu.a.kernel") && Catch::Contains("(2,)"));
+}
+
+namespace {
+
+// Three updates of {fc.kernel, fc.bias} from fixed gradients, with the optimiser that the
+// config's optim section (after `overrides`) makes over 20 steps: the parameters' values and
+// the effective learning rate at every update.
+std::vector<double> trajectory(const std::vector<std::string>& overrides) {
+  TrainConfig c = parse_train_config(nlohmann::json::object(), overrides, "test");
+  Tensor kernel = param({0.5, -0.25}), bias = param({0.1});
+  auto opt = make_optimizer(c.optim, {{"fc.kernel", kernel}, {"fc.bias", bias}}, {}, 20);
+  std::vector<double> out;
+  for (int s = 0; s < 3; ++s) {
+    out.push_back(opt->effective_lr());
+    set_grad(kernel, {3e-3 * (s + 1), -4e-3});
+    set_grad(bias, {1e-3});
+    opt->step();
+  }
+  for (const Tensor& t : {kernel, bias})
+    for (double v : t.to_vector<double>()) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every optim key reaches the optimiser: a non-default value changes the updates") {
+  // (keys, the optimiser they are tried with): each against the same optimiser without them.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"optim.lr=0.01", "big_vision"},        {"optim.schedule=\"linear\"", "big_vision"},
+      {"optim.schedule=\"constant\"", "big_vision"}, {"optim.warmup_steps=2", "big_vision"},
+      {"optim.weight_decay=0.5", "big_vision"}, {"optim.clip_norm=0.001", "big_vision"},
+      {"optim.weight_decay=0.5", "adamw"},
+      {"optim.clip_norm=0.001", "adamw"},     {"optim.clip_norm=0.001", "adam"},
+      {"optim.momentum=0.5", "sgd"},          {"optim.weight_decay=0.5", "sgd"},
+      {"optim.clip_norm=0.001", "sgd"},       {"optim.lr=0.01", "sgd"},
+  };
+  for (const auto& [key, optimizer] : cases) {
+    CAPTURE(key, optimizer);
+    const std::string chosen = "optim.optimizer=\"" + optimizer + "\"";
+    CHECK(trajectory({chosen, key}) != trajectory({chosen}));
+  }
+  // The optimisers differ from one another.
+  CHECK(trajectory({"optim.optimizer=\"adam\""}) != trajectory({"optim.optimizer=\"big_vision\""}));
+  CHECK(trajectory({"optim.optimizer=\"adamw\""}) != trajectory({"optim.optimizer=\"big_vision\""}));
+  CHECK(trajectory({"optim.optimizer=\"sgd\""}) != trajectory({"optim.optimizer=\"adamw\""}));
+  // label_smoothing is the loss's (nn/loss.hpp): it reaches the typed config.
+  CHECK(parse_train_config(nlohmann::json::object(), {"optim.label_smoothing=0.1"}, "test").optim.label_smoothing == 0.1);
+}
+
+TEST_CASE("the big_vision preset honours optim.clip_norm: a reference step") {
+  Tensor p = param({0.5, -0.25});
+  OptimConfig c;
+  c.clip_norm = 1e-9;  // well below the gradient's norm: the clipped gradient meets Adam's eps
+  c.schedule = "constant";
+  c.apply_preset();
+  auto opt = make_optimizer(c, {{"a.kernel", p}}, {}, 10);
+  set_grad(p, {3e-6, -4e-6});  // norm 5e-6
+  opt->step();
+  const double scale = 1e-9 / 5e-6;
+  auto v = p.to_vector<double>();
+  const double g[2] = {3e-6 * scale, -4e-6 * scale}, start[2] = {0.5, -0.25};
+  for (int i = 0; i < 2; ++i) {  // first Adam step: m-hat = g, v-hat = g^2
+    const double want = start[i] - (1e-3 * g[i] / (std::abs(g[i]) + 1e-8) + 1e-4 * start[i]);
+    CHECK(v[i] == Approx(want).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("keys an optimiser does not use are refused, naming them") {
+  REQUIRE_THROWS_WITH(parse_train_config(nlohmann::json::object(), {"optim.momentum=0.5"}, "run.json"),
+                      Catch::Contains("run.json") && Catch::Contains("optim.momentum") &&
+                          Catch::Contains("'sgd' only"));
+  REQUIRE_THROWS_WITH(parse_train_config(nlohmann::json::object(), {"optim.optimizer=\"adam\"", "optim.weight_decay=0.0001"}, "run.json"),
+                      Catch::Contains("optim.weight_decay") && Catch::Contains("no weight decay"));
+  // Unset keys take the preset's value, and the record says so.
+  TrainConfig sgd = parse_train_config(nlohmann::json::object(), {"optim.optimizer=\"sgd\""}, "run.json");
+  CHECK(sgd.optim.momentum == 0.9);
+  CHECK(sgd.json["optim"]["momentum"] == 0.9);
+  CHECK(sgd.json["optim"]["weight_decay"] == 1e-4);
+  TrainConfig adam = parse_train_config(nlohmann::json::object(), {"optim.optimizer=\"adam\""}, "run.json");
+  CHECK(adam.optim.weight_decay == 0.0);
+  CHECK(adam.json["optim"]["momentum"].is_null());
+  // A checkpoint's config from before the presets still reads (mttt eval).
+  nlohmann::json old = default_train_config();
+  old["optim"]["optimizer"] = "adam";
+  old["optim"]["momentum"] = 0.9;
+  old["optim"]["weight_decay"] = 1e-4;
+  CHECK_NOTHROW(parse_train_config(upgrade_checkpoint_config(old), {}, "checkpoint"));
 }
