@@ -19,6 +19,7 @@
 #include "nn/train/metrics_log.hpp"
 #include "nn/train/trainer.hpp"
 #include "tensor/tensor.hpp"
+#include "tests/parity/parity_check.hpp"
 #include "tests/support.hpp"
 
 using namespace mttt;
@@ -27,18 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A device that cannot be used here (cuda without a GPU) skips the program: exit 77.
-const std::string kDevice = [] {
-  const char* name = std::getenv("MTTT_PARITY_DEVICE");
-  const std::string device = name ? name : "thrust-host";
-  try {
-    backend(parse_device(device));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: skipping\n", e.what());
-    std::exit(77);
-  }
-  return device;
-}();
+const std::string kDevice = to_string(parity::kThrust);  // skips (exit 77) where it cannot be used
 
 void require_data() { test::require_fashion_mnist(); }
 

@@ -18,23 +18,14 @@
 #include "nn/data/fashion_mnist.hpp"
 #include "nn/train/trainer.hpp"
 #include "tensor/tensor.hpp"
+#include "tests/parity/parity_check.hpp"
 
 using namespace mttt;
 using namespace mttt::nn;
 
 namespace {
 
-const std::string kDevice = [] {
-  const char* name = std::getenv("MTTT_PARITY_DEVICE");
-  const std::string device = name ? name : "thrust-host";
-  try {
-    backend(parse_device(device));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: skipping\n", e.what());
-    std::exit(77);
-  }
-  return device;
-}();
+const std::string kDevice = to_string(parity::kThrust);  // skips (exit 77) where it cannot be used
 
 // 16 tokens of 7x7 patches, one block, MTTT-MLP with four SGD inner steps; AdamW with gradient
 // clipping (the norm and the factor stay on the device); a train record only every 4 steps.
