@@ -42,6 +42,7 @@ bool Optimizer::step(bool check_finite) {
     squares = squares.defined() ? squares + s : s;
   }
   squared_grad_norm_ = squares;
+  norm_finite_ = Tensor();
   // Where non-finite gradients must be caught at once (run.nonfinite = skip), the norm is read
   // here: one synchronisation. Otherwise nothing crosses to the host, and a non-finite norm
   // applies nothing all the same: every parameter and slot keeps its value where the flag
@@ -49,7 +50,7 @@ bool Optimizer::step(bool check_finite) {
   if (check_finite && squares.defined() && !std::isfinite(squares.item<double>())) return false;
   Tensor clip, applied;  // float64 scalars
   if (squares.defined()) {
-    applied = grad_norm_finite();
+    applied = norm_finite_ = fuse([](Expr s) { return eq(s - s, s.constant(0.0)); }, squares);  // Inf - Inf, NaN: NaN
     if (options_.clip_norm > 0) {
       const double c = options_.clip_norm;
       clip = fuse([c](Expr s) { return minimum(s.constant(1.0), c / sqrt(s)); }, squares);
@@ -79,10 +80,7 @@ bool Optimizer::step(bool check_finite) {
   return true;
 }
 
-Tensor Optimizer::grad_norm_finite() const {
-  if (!squared_grad_norm_.defined()) return Tensor();
-  return fuse([](Expr s) { return eq(s - s, s.constant(0.0)); }, squared_grad_norm_);  // Inf - Inf and NaN are NaN
-}
+Tensor Optimizer::grad_norm_finite() const { return norm_finite_; }
 
 double Optimizer::last_grad_norm() const {
   return squared_grad_norm_.defined() ? std::sqrt(squared_grad_norm_.item<double>()) : 0.0;

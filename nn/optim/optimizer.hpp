@@ -75,6 +75,7 @@ class Optimizer {
   std::vector<bool> frozen_, decayed_;
   std::int64_t steps_ = 0;
   Tensor squared_grad_norm_;  // float64 scalar on the parameters' device; undefined before a step
+  Tensor norm_finite_;        // 1 or 0, float64 scalar beside it: what step() applied
   const char* name_;
 };
 
