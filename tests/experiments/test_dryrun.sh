@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `mttt dryrun` on a small ImageNet-layout folder of 32x32 JPEGs that this test writes: the real
-# ViT-S/16 MTTT-Linear config's parameter counts (the spec's) and a projection come out.
+# ViT-S/16 MTTT-Linear config's parameter counts (the spec's) and a projection come out, on the
+# device the run used; folders without train/ or val/ are refused naming the missing one.
 # Usage (from Meson): test_dryrun.sh SOURCE_ROOT MTTT_PROGRAM
 set -euo pipefail
 root=$1
@@ -26,10 +27,23 @@ grep -q "recipe: batch 1024 (1 micro-batch(es) of 1024), 90 epochs, 1252 steps p
 grep -q "^projected on cpu .* per epoch" "$work/out.txt"
 grep -q "^projected memory: .* for a micro-batch of 1024" "$work/out.txt"
 
-# A folder without train/ is refused with a message naming it.
-mkdir -p "$work/empty"
+# The projection names the device it was measured on (where this build has thrust-host).
+if "$mttt" dryrun --config examples/imagenet/vit_s16_mttt_linear.json --data "$work/imagenet" --steps 1 \
+     --micro-batch 1 --image 32 --device thrust-host > "$work/thrust.txt" 2> "$work/thrust_err.txt"; then
+  grep -q "^projected on thrust-host ([0-9]* threads): .* per epoch" "$work/thrust.txt" ||
+    { echo "the projection does not name thrust-host:"; cat "$work/thrust.txt"; exit 1; }
+else
+  grep -q "this build has no thrust-host backend" "$work/thrust_err.txt" || { cat "$work/thrust_err.txt"; exit 1; }
+fi
+
+# A folder without train/, or with train/ and no val/, is refused with a message naming what is missing.
+mkdir -p "$work/empty" "$work/train_only/train/n01440764"
 if "$mttt" dryrun --config examples/imagenet/vit_s16_mttt_linear.json --data "$work/empty" 2> "$work/err.txt"; then
   echo "dryrun accepted a folder without train/"; exit 1
 fi
-grep -q "expected an ImageNet-layout folder" "$work/err.txt"
+grep -q "expected an ImageNet-layout folder .*there is no train/" "$work/err.txt"
+if "$mttt" dryrun --config examples/imagenet/vit_s16_mttt_linear.json --data "$work/train_only" 2> "$work/err.txt"; then
+  echo "dryrun accepted a folder without val/"; exit 1
+fi
+grep -q "expected an ImageNet-layout folder .*there is no val/" "$work/err.txt"
 echo "dryrun: counts, projection and errors as expected"

@@ -1,7 +1,8 @@
 // `mttt dryrun --config FILE --data ROOT [--set key=value]... [--steps N] [--micro-batch B] [--image S] [--device D]`:
 // a real configuration (ImageNet, batch 1024, 90 epochs) tried on this machine before anyone
 // commits a GPU week to it. Builds the model and prints its parameter counts; then runs a few
-// training steps on a small folder in ImageNet's layout (`root/train/<class>/*.JPEG`), at two
+// training steps on a small folder in ImageNet's layout (`root/train/<class>/*.JPEG` and
+// `root/val/<class>/*.JPEG`, which the trainer opens too), at two
 // micro-batch sizes, and projects the time per epoch (1,281,167 images) and the memory of the
 // configured micro-batch from what it measured.
 //
@@ -90,8 +91,10 @@ void dry_run(const DryRunArgs& args) {
   std::vector<std::string> overrides = args.overrides;
   if (!args.device.empty()) overrides.push_back(fmt::format("run.device=\"{}\"", args.device));
   const nn::TrainConfig config = nn::load_train_config(args.config, overrides);
-  check(std::filesystem::is_directory(std::filesystem::path(args.data) / "train"), "dryrun",
-        "{}: expected an ImageNet-layout folder with train/<class>/*.JPEG (and val/)", args.data);
+  for (const char* split : {"train", "val"})
+    check(std::filesystem::is_directory(std::filesystem::path(args.data) / split), "dryrun",
+          "{}: expected an ImageNet-layout folder with train/<class>/*.JPEG and val/<class>/*.JPEG; there is no {}/",
+          args.data, split);
   check(args.micro_batch >= 1 && args.steps >= 1, "dryrun", "--micro-batch and --steps must be positive");
 
   // The real model: its parameter counts.
@@ -138,7 +141,9 @@ void dry_run(const DryRunArgs& args) {
              one.seconds_per_step, args.micro_batch, two.seconds_per_step, 2 * args.micro_batch, gib(one.peak_bytes),
              gib(two.peak_bytes), gib(fixed_bytes));
   const double epoch_seconds = per_image_seconds * kImageNetTrainImages;
-  fmt::print("projected on {} ({} threads): {} per epoch, {} for {} epochs\n", "cpu", num_threads(),
+  const Device device = parse_device(config.run.device);
+  fmt::print("projected on {}{}: {} per epoch, {} for {} epochs\n", to_string(device),
+             device.type == DeviceType::cuda ? "" : fmt::format(" ({} threads)", num_threads()),
              duration(epoch_seconds), duration(epoch_seconds * config.run.epochs), config.run.epochs);
   fmt::print("projected memory: {} for a micro-batch of {} ({} per image of activations{}, plus {} of parameters "
              "and optimiser state)\n",
