@@ -14,6 +14,11 @@ markdown table (test accuracy, parameters, FLOPs relative to linear attention fr
 training seconds per epoch, the command) between the markers of docs/experiments.md, and the PNG
 figures, from whatever has finished, so a grid can be spread over several sittings.
 
+Paths inside a grid file (configs, results, the configs' run folders) are relative to the folder
+the sweep works in: the repository root for the default grid (the sweep moves there, wherever it
+is started from), else the current folder. Paths given as options are relative to the current
+folder; the defaults of --mttt, --table and --figures are the repository's.
+
 A finished run's metrics are archived in the grid's results folder ("results" in the grid file,
 committed with the repository): the run folders under runs/ hold checkpoints and are not kept, so
 the archive is what a later sitting (on another machine) skips, reports and draws from.
@@ -27,28 +32,44 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, from this file's place
 DEFAULT_GRID = os.path.join("examples", "experiments", "fashion_mnist_grid.json")
-DEFAULT_MTTT = os.path.join("build", "tools", "cli", "mttt")
+DEFAULT_MTTT = os.path.join(ROOT, "build", "tools", "cli", "mttt")
 
 
-def load_json_with_comments(path):
-    """mttt's configs allow // comments on their own lines."""
+def load_json_with_comments(path, what):
+    """mttt's configs allow // comments on their own lines. A missing or malformed file ends the
+    sweep with a message naming it and what it is (`what`)."""
+    if not os.path.isfile(path):
+        sys.exit(f"sweep: {what} {path} does not exist (relative paths are from {os.getcwd()})")
     with open(path) as f:
         text = "".join(line for line in f if not line.lstrip().startswith("//"))
-    return json.loads(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        sys.exit(f"sweep: {what} {path} is not valid JSON: {e}")
 
 
 def load_grid(path):
-    grid = load_json_with_comments(path)
+    grid = load_json_with_comments(path, "the grid file")
+    if not isinstance(grid.get("runs"), list) or not all(isinstance(r, dict) for r in grid["runs"]):
+        sys.exit(f"sweep: {path}: expected an object with \"runs\": a list of runs")
+    for r in grid["runs"]:
+        missing = [key for key in ("name", "config", "setting", "layer", "seed") if key not in r]
+        if missing:
+            sys.exit(f"sweep: {path}: run {r.get('name', r)} lacks {', '.join(missing)}")
     names = [r["name"] for r in grid["runs"]]
     if len(names) != len(set(names)):
-        sys.exit(f"{path}: run names must be unique")
+        sys.exit(f"sweep: {path}: run names must be unique")
     results = grid.get("results")
     for r in grid["runs"]:
-        r["cfg"] = load_json_with_comments(r["config"])
-        r["out"] = r["cfg"]["run"]["out"]
-        r["epochs"] = r["cfg"]["run"]["epochs"]
+        r["cfg"] = load_json_with_comments(r["config"], f"run {r['name']}'s config")
+        run_section = r["cfg"].get("run", {})
+        if "out" not in run_section or "epochs" not in run_section:
+            sys.exit(f"sweep: {r['config']} (run {r['name']}) must set run.out and run.epochs: the sweep finds "
+                     "and judges the run by them")
+        r["out"] = run_section["out"]
+        r["epochs"] = run_section["epochs"]
         r["archive"] = os.path.join(results, r["name"] + ".metrics.jsonl") if results else None
     return grid
 
@@ -137,7 +158,8 @@ def do_run(grid, args):
     if unknown:
         sys.exit(f"--only: unknown runs {sorted(unknown)}")
     if not os.path.exists(args.mttt):
-        sys.exit(f"{args.mttt} does not exist: build first (bash tools/quickstart.sh test, or ninja -C build)")
+        sys.exit(f"sweep: the mttt program {args.mttt} does not exist: build it (bash tools/quickstart.sh test, "
+                 "or ninja -C build tools/cli/mttt) or pass --mttt PATH")
     env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
     todo = [r for r in grid["runs"] if (only is None or r["name"] in only)]
     for i, run in enumerate(todo, 1):
@@ -184,6 +206,8 @@ def flops_and_params(run, mttt):
 
 
 def do_report(grid, args):
+    if not os.path.exists(args.mttt):
+        print(f"sweep: no mttt program at {args.mttt}: the parameter and FLOP columns read '-'", file=sys.stderr)
     rows = []
     header = ("| setting | layer | seed | test accuracy | parameters | FLOPs vs linear attention (forward / training) "
               "| s per epoch | threads | command |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
@@ -300,15 +324,19 @@ def reexec_with_matplotlib():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["run", "status", "report"])
-    parser.add_argument("--grid", default=DEFAULT_GRID)
+    parser.add_argument("--grid", help=f"the grid file (default: the repository's {DEFAULT_GRID})")
     parser.add_argument("--only", default="", help="comma-separated run names (run)")
     parser.add_argument("--mttt", default=DEFAULT_MTTT, help="the mttt program")
-    parser.add_argument("--table", default=os.path.join("docs", "experiments.md"),
+    parser.add_argument("--table", default=os.path.join(ROOT, "docs", "experiments.md"),
                         help="document whose marked block receives the table (or a new file with the table alone)")
-    parser.add_argument("--figures", default=os.path.join("docs", "figures"))
+    parser.add_argument("--figures", default=os.path.join(ROOT, "docs", "figures"))
     args = parser.parse_args()
     if args.action == "report":
         reexec_with_matplotlib()
+    args.mttt, args.table, args.figures = (os.path.abspath(p) for p in (args.mttt, args.table, args.figures))
+    if args.grid is None:  # the default grid's paths are the repository's
+        os.chdir(ROOT)
+        args.grid = DEFAULT_GRID
     grid = load_grid(args.grid)
     {"run": do_run, "status": do_status, "report": do_report}[args.action](grid, args)
 
