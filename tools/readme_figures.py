@@ -190,14 +190,15 @@ def check(readme, record_path):
     return []
 
 
-def machine():
+def machine(with_load):
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {model}, load average {os.getloadavg()[0]:.1f} at the start"
+    load = f", load average {os.getloadavg()[0]:.1f} at the start" if with_load else ""
+    return f"{os.cpu_count()} cores, {model}{load}"
 
 
 def commit():
@@ -208,7 +209,7 @@ def commit():
 
 
 def measure(no_run):
-    started = machine()
+    started = machine(with_load=not no_run)
     seconds = None
     if not no_run:
         start = time.monotonic()
@@ -220,8 +221,9 @@ def measure(no_run):
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         "commit": commit(),
         "machine": started,
-        "command": MAIN_JOB if not no_run else f"the runs of {MAIN_JOB} already in runs/",
-        "source": "python3 tools/readme_figures.py measure" + (" --no-run" if no_run else ""),
+        "command": MAIN_JOB,
+        "source": "python3 tools/readme_figures.py measure" + (
+            " --no-run: the runs already in runs/, the main job not timed" if no_run else ""),
         "main_job_seconds": seconds,
         "runs": {name: dict(paths, **read_run(paths["run"])) for name, paths in RUNS.items()},
     }
