@@ -31,10 +31,18 @@ namespace {
 // The device types backend() has handed out, so that launch_stats_all_devices() never starts a
 // device (a GPU) only to read its zero counters.
 std::array<std::atomic<bool>, 3> g_device_used{};
+// BackendSubstitution's backends, by device type.
+std::array<std::atomic<Backend*>, 3> g_substitutes{};
 }  // namespace
+
+BackendSubstitution::BackendSubstitution(DeviceType type, Backend& substitute)
+    : type_(type), previous_(g_substitutes[static_cast<std::size_t>(type)].exchange(&substitute)) {}
+BackendSubstitution::~BackendSubstitution() { g_substitutes[static_cast<std::size_t>(type_)].store(previous_); }
 
 Backend& backend(Device device) {
   g_device_used[static_cast<std::size_t>(device.type)].store(true, std::memory_order_relaxed);
+  if (Backend* substitute = g_substitutes[static_cast<std::size_t>(device.type)].load(std::memory_order_acquire))
+    return *substitute;
   switch (device.type) {
     case DeviceType::cpu: {
       static CpuBackend* cpu = new CpuBackend;  // never destroyed: static tensors may outlive main

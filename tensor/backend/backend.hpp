@@ -61,22 +61,30 @@ class Backend {
   // out[..., m, n] = sum_k a[..., m, k] b[..., k, n]; a and b already broadcast to out's
   // batch shape (stride 0 on broadcast axes); out contiguous.
   virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+
+  // --- fused kernels -------------------------------------------------------------------
+  // Each has a composite default (backend/composite.cpp): the same math written once with
+  // tensor-level ops, so that it runs on the other kernels. A new fused op, or a new backend,
+  // works before anyone writes a kernel for it; a backend overrides one where its own is faster
+  // (the CPU and Thrust backends override all of them). docs/design.md, "Adding a fused op".
   // Softmax (or log-softmax) along `axis`; out contiguous with x's shape.
-  virtual void softmax(const Tensor& x, int axis, bool log, const Tensor& out) = 0;
+  virtual void softmax(const Tensor& x, int axis, bool log, const Tensor& out);
   // Normalises over the last axis: (x - mean) / sqrt(var + eps) * scale + bias (scale and
   // bias may be undefined); out contiguous.
-  virtual void layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out) = 0;
+  virtual void layer_norm(const Tensor& x, const Tensor& scale, const Tensor& bias, double eps, const Tensor& out);
   // The input gradient of layer_norm without scale and bias, given gy, the output's gradient
   // times the scale (x and gy of one shape): with r = (var + eps)^(-1/2) and x-hat = (x - mean) r
   // over the last axis, out = r (gy - mean(gy) - x-hat mean(gy x-hat)); out contiguous.
-  virtual void layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out) = 0;
-  // The vjp of layer_norm_backward for a cotangent u (x, gy, u of one shape), one pass per row:
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& gy, double eps, const Tensor& out);
+  // The vjp of layer_norm_backward for a cotangent u (x, gy, u of one shape):
   // x_bar = r (c - mean(c) - x-hat mean(c x-hat)) - r^2 a x-hat with c = -r (m2 u + mean(u x-hat) gy),
   // a = mean(u gy) - m1 mean(u) - m2 mean(u x-hat), m1 = mean(gy), m2 = mean(gy x-hat); and
   // gy_bar = r (u - mean(u) - x-hat mean(u x-hat)). Either output may be undefined (not wanted);
   // the defined ones are contiguous.
   virtual void layer_norm_backward_vjp(const Tensor& x, const Tensor& gy, const Tensor& u, double eps,
-                                       const Tensor& x_bar, const Tensor& gy_bar) = 0;
+                                       const Tensor& x_bar, const Tensor& gy_bar);
+
+  // --- random numbers, indexing --------------------------------------------------------
   virtual void uniform(const PhiloxStream& stream, double low, double high, const Tensor& out) = 0;
   virtual void normal(const PhiloxStream& stream, double mean, double stddev, const Tensor& out) = 0;
   virtual void arange(double start, double step, const Tensor& out) = 0;
@@ -110,6 +118,21 @@ Backend* cuda_backend();
 // The backend of a device; throws, with how to build it, for a device this build lacks.
 Backend& backend(Device device);
 inline Backend& backend_of(const Tensor& t) { return t.storage()->backend(); }
+
+// While it lives, backend(device) returns `substitute` for devices of `type`, on every thread
+// (storage keeps the backend it was allocated from). For tests: a backend that leaves the fused
+// kernels to their composite defaults (tests/tensor/composite_backend.hpp).
+class BackendSubstitution {
+ public:
+  BackendSubstitution(DeviceType type, Backend& substitute);
+  ~BackendSubstitution();
+  BackendSubstitution(const BackendSubstitution&) = delete;
+  BackendSubstitution& operator=(const BackendSubstitution&) = delete;
+
+ private:
+  DeviceType type_;
+  Backend* previous_;
+};
 
 MemoryStats memory_stats(Device device = kCPU);
 void reset_peak_memory(Device device = kCPU);
