@@ -203,7 +203,8 @@ std::vector<OpRow> make_table() {
                x345});
   t.push_back({"fill_", "inplace", 0, "fill", kEveryBackend, -1,
                [](V v) {
-                 Tensor out = v[0] * 1.0;
+                 Tensor out = zeros({3, 4, 5}, {DType::float64, v[0].device()});
+                 copy_(out, v[0]);
                  fill_(slice(out, 1, 1, 3), 2.5);
                  return out;
                },
