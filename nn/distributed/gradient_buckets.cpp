@@ -1,6 +1,16 @@
 #include "nn/distributed/gradient_buckets.hpp"
 
+#include <chrono>
+
 namespace mttt::nn {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
 
 GradientBuckets::GradientBuckets(std::vector<Tensor> parameters, distributed::Communicator& comm, std::size_t bucket_bytes)
     : parameters_(std::move(parameters)), comm_(comm), bucket_of_(parameters_.size()) {
@@ -90,14 +100,18 @@ void GradientBuckets::launch_ready_buckets(bool flush) {
       const auto flag = b.flags + static_cast<std::int64_t>(j);
       fill_(slice(b.flat, 0, flag, flag + 1), g.defined() ? 1.0 : 0.0);
     }
+    const auto start = std::chrono::steady_clock::now();
     in_flight_.push_back(comm_.all_reduce_async(b.flat, distributed::Reduction::average));
+    communication_seconds_ += seconds_since(start);
   }
 }
 
 void GradientBuckets::finish() {
   NoGrad no_grad;
   for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    const auto start = std::chrono::steady_clock::now();
     in_flight_[i]->wait();
+    communication_seconds_ += seconds_since(start);
     Bucket& b = buckets_[i];
     // The flags matter only for a gradient this rank lacks: read them (a host synchronisation on
     // a GPU) only then.

@@ -42,6 +42,9 @@ class GradientBuckets {
   const std::vector<Bucket>& buckets() const { return buckets_; }
   // What one step reduces: the bytes of every bucket, flags included.
   std::int64_t bytes_per_step() const;
+  // Host seconds spent so far starting all_reduces and waiting for them (not the packing): the
+  // communication the backward sweep did not hide.
+  double communication_seconds() const { return communication_seconds_; }
 
  private:
   void begin_step();
@@ -57,6 +60,7 @@ class GradientBuckets {
   std::vector<std::size_t> pending_;          // per bucket: members not yet ready this step
   std::size_t next_launch_ = 0;               // buckets start in order
   std::vector<std::unique_ptr<distributed::Work>> in_flight_;
+  double communication_seconds_ = 0;
 };
 
 }  // namespace mttt::nn

@@ -2,6 +2,7 @@
 
 #include "nn/data/fashion_mnist.hpp"
 #include "nn/data/image_folder.hpp"
+#include "nn/train/data_parallel.hpp"
 #include "tensor/tensor.hpp"
 
 namespace mttt::nn {
@@ -69,12 +70,14 @@ std::shared_ptr<const data::ExampleSource> subset(std::shared_ptr<const data::Ex
   return std::make_shared<Subset>(std::move(source), std::move(order));
 }
 
-Datasets make_datasets(const TrainConfig& c, bool train) {
+Datasets make_datasets(const TrainConfig& c, bool train, int rank, int ranks) {
   Datasets out;
   std::shared_ptr<const data::ExampleSource> train_source;
   if (train) {
     data::PipelineOptions o;
-    o.batch_size = c.run.batch_size;
+    o.batch_size = rank_batch_size(c, ranks);
+    o.shard_index = rank;
+    o.shard_count = ranks;
     o.seed = c.run.seed;
     o.shuffle = true;
     o.repeat = true;
@@ -87,7 +90,9 @@ Datasets make_datasets(const TrainConfig& c, bool train) {
     out.classes = out.train->num_classes();
   }
   data::PipelineOptions e;
-  e.batch_size = c.run.eval_batch_size;
+  e.batch_size = rank_eval_batch_size(c, ranks);
+  e.shard_index = rank;
+  e.shard_count = ranks;
   e.seed = c.run.seed;
   e.shuffle = false;
   e.repeat = false;

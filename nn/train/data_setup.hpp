@@ -16,8 +16,9 @@ struct Datasets {
   std::int64_t classes = 0;
 };
 
-// `train` false: only the evaluation stream (mttt eval).
-Datasets make_datasets(const TrainConfig& config, bool train = true);
+// `train` false: only the evaluation stream (mttt eval). Rank `rank` of `ranks` (data-parallel
+// training, nn/train/data_parallel.hpp) takes its shard of every global batch of both streams.
+Datasets make_datasets(const TrainConfig& config, bool train = true, int rank = 0, int ranks = 1);
 
 // The first `count` examples of `source` in an order fixed by `seed` (all of them if count <= 0
 // or count >= size).

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -39,7 +40,7 @@ Tensor to_model(const Tensor& t, const ViT& model) {
 
 }  // namespace
 
-EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& config) {
+EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& config, DataParallel* parallel) {
   NoGrad evaluation;  // TTT layers still take their inner steps (first order)
   RandomStep step(config.run.seed ^ kEvalStream, 0);
   auto reporters = find_reporters(model);
@@ -64,6 +65,24 @@ EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& c
     }
   }
   for (auto& [name, r] : reporters) r->collect_inner_losses(false);
+  if (parallel && parallel->size() > 1) {
+    // The sums over every rank's shard, added in rank order: the same result on every rank. A
+    // rank whose shard was empty has no inner losses: it adds zeros.
+    std::vector<double> sums = {loss_sum, static_cast<double>(correct), static_cast<double>(result.examples)};
+    for (auto& [name, r] : reporters) {
+      auto& total = result.inner_losses[name];
+      total.resize(static_cast<std::size_t>(-parallel->min(-static_cast<double>(total.size()))), 0.0);
+      sums.insert(sums.end(), total.begin(), total.end());
+    }
+    sums = parallel->sum(sums);
+    loss_sum = sums[0];
+    correct = static_cast<std::int64_t>(sums[1]);
+    result.examples = static_cast<std::int64_t>(sums[2]);
+    std::size_t k = 3;
+    for (auto& [name, r] : reporters)
+      for (double& v : result.inner_losses[name]) v = sums[k++];
+    std::erase_if(result.inner_losses, [](const auto& entry) { return entry.second.empty(); });
+  }
   check(result.examples > 0, "eval", "the evaluation split has no examples");
   result.loss = loss_sum / static_cast<double>(result.examples);
   result.accuracy = static_cast<double>(correct) / static_cast<double>(result.examples);
@@ -72,15 +91,19 @@ EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& c
   return result;
 }
 
-Trainer::Trainer(TrainConfig config, TrainerOptions options) : config_(std::move(config)) {
+Trainer::Trainer(TrainConfig config, TrainerOptions options)
+    : config_(std::move(config)), parallel_(std::make_unique<DataParallel>(options.communicator)) {
   const std::string& resume = options.resume;
+  const bool root = parallel_->is_root();
   check(resume.empty() || !options.overwrite, "train", "--resume and --overwrite exclude each other");
+  rank_batch_size(config_, parallel_->size());  // a global batch the ranks cannot share is refused first
   // First, before any compute: a folder that cannot be written, is in use, or holds a run that
-  // this one would replace unasked is refused now, not after an epoch.
-  folder_ = std::make_unique<RunFolder>(config_.run.out, !resume.empty() ? RunFolderMode::resume
-                                                         : options.overwrite ? RunFolderMode::overwrite
-                                                                             : RunFolderMode::fresh);
-  if (!folder_->removed_temporaries().empty())
+  // this one would replace unasked is refused now, not after an epoch. Rank 0 alone touches it.
+  if (root)
+    folder_ = std::make_unique<RunFolder>(config_.run.out, !resume.empty() ? RunFolderMode::resume
+                                                           : options.overwrite ? RunFolderMode::overwrite
+                                                                               : RunFolderMode::fresh);
+  if (root && !folder_->removed_temporaries().empty())
     fmt::print(stderr, "{}: removed {} checkpoint temporar{} left by a killed run ({})\n", config_.run.out,
                folder_->removed_temporaries().size(), folder_->removed_temporaries().size() == 1 ? "y" : "ies",
                fmt::join(folder_->removed_temporaries(), ", "));
@@ -90,12 +113,13 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : config_(std::move
   check(model_->count_parameters().trainable > 0, "train",
         "every parameter of the model is frozen (model.frozen = {}): there is nothing to train",
         config_.json["model"].value("frozen", nlohmann::json::array()).dump());
-  data_ = make_datasets(config_);
+  data_ = make_datasets(config_, true, parallel_->rank(), parallel_->size());
+  parallel_->require_same_run(config_, *model_, data_);
   steps_per_epoch_ = (data_.train->num_examples() + config_.run.batch_size - 1) / config_.run.batch_size;
   total_steps_ = steps_per_epoch_ * config_.run.epochs;
   optimizer_ = make_optimizer(config_.optim, model_->named_parameters(), model_->frozen_names(), total_steps_);
   const std::string metrics_path = (std::filesystem::path(config_.run.out) / "metrics.jsonl").string();
-  if (!resume.empty()) {
+  if (!resume.empty() && root) {
     Checkpoint checkpoint = read_checkpoint(resume);
     check(checkpoint.info.config.contains("model") && checkpoint.info.config["model"] == config_.json["model"], "resume",
           "{}: the checkpoint's model section differs from the config's:\n  checkpoint: {}\n  config:     {}", resume,
@@ -106,6 +130,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : config_(std::move
     check(step_ - skipped_ == optimizer_->steps(), "resume",
           "{}: step {} ({} skipped) but the optimizer state holds {} updates", resume, step_, skipped_,
           optimizer_->steps());
+    // The step and the optimiser's state are global, and the pipelines seek by step: a checkpoint
+    // resumes with any number of ranks.
     std::error_code same_error;
     if (std::filesystem::equivalent(resume, checkpoint_path(), same_error)) checkpoint_step_ = step_;
     // The interrupted run may have logged steps past its checkpoint: they are logged again.
@@ -114,7 +140,12 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options) : config_(std::move
       fmt::print(stderr, "{}: dropped {} record{} past the checkpoint's step {}{}\n", metrics_path, repair.dropped,
                  repair.dropped == 1 ? "" : "s", step_, repair.truncated_line ? " and a truncated last line" : "");
   }
-  metrics_ = std::make_unique<MetricsLog>(metrics_path, !resume.empty());
+  // Rank 0 alone read the checkpoint: the others take the state from it, then every rank starts
+  // from rank 0's parameters.
+  if (!resume.empty()) parallel_->broadcast_training_state(*optimizer_, step_, skipped_);
+  parallel_->broadcast_parameters(*model_);
+  parallel_->attach(*model_);
+  if (root) metrics_ = std::make_unique<MetricsLog>(metrics_path, !resume.empty());
 }
 
 std::string Trainer::checkpoint_path() const {
@@ -129,7 +160,7 @@ double Trainer::train_step(bool log) {
   for (auto& [name, r] : reporters) r->collect_inner_losses(log && config_.run.inner_losses);
   data::Batch batch;
   check(data_.train->next(batch), "train", "the training stream ended");
-  const std::int64_t micro = config_.run.batch_size / config_.run.accumulation;
+  const std::int64_t micro = data_.train->batch_size() / config_.run.accumulation;  // this rank's share
   Tensor loss_sum;  // on the device: read back only when the step is logged, so steps never wait for it
   std::map<std::string, std::vector<double>> inner;
   for (std::int64_t a = 0; a < config_.run.accumulation; ++a) {
@@ -139,7 +170,7 @@ double Trainer::train_step(bool log) {
     labels = to_model(labels, *model_);
     Tensor loss = softmax_cross_entropy(model_->forward(images), labels, {.label_smoothing = config_.optim.label_smoothing});
     Tensor scaled = loss * (1.0 / static_cast<double>(config_.run.accumulation));
-    scaled.backward();
+    parallel_->backward(scaled, /*average=*/a + 1 == config_.run.accumulation);
     loss_sum = loss_sum.defined() ? loss_sum + scaled.detach() : scaled.detach();
     for (auto& [name, r] : reporters) {
       auto& total = inner[name];
@@ -150,8 +181,11 @@ double Trainer::train_step(bool log) {
   }
   const double lr = optimizer_->effective_lr();
   if (before_update_) before_update_(step_ + 1);
+  const bool root = parallel_->is_root();
   if (config_.run.nonfinite == "skip") {
     // Decided at once, on the host: the loss and the gradients' norm are read (a synchronisation).
+    // The loss is the ranks' mean, so that every rank decides alike.
+    loss_sum = parallel_->average(loss_sum);
     const double loss_value = loss_sum.item<double>();
     const bool finite_loss = std::isfinite(loss_value);
     const bool updated = finite_loss && optimizer_->step(/*check_finite=*/true);
@@ -162,6 +196,7 @@ double Trainer::train_step(bool log) {
                                             : fmt::format("the gradients' global norm is {}", optimizer_->last_grad_norm());
       ++step_;
       ++skipped_;
+      if (!root) return loss_value;
       fmt::print(stderr, "\nstep {}: {}; update skipped (run.nonfinite = skip; {} skipped so far)\n", step_, what, skipped_);
       const nlohmann::json record = {{"kind", "skip"}, {"step", step_}, {"reason", what}};
       metrics_->write(record);
@@ -183,9 +218,18 @@ double Trainer::train_step(bool log) {
     if (log) stop_if_nonfinite();
   }
   ++step_;
-  last_loss_ = loss_sum;
+  // The logged loss is the ranks' mean (reduced on logged steps only; skip mode reduced it above).
+  last_loss_ = log && config_.run.nonfinite != "skip" ? parallel_->average(loss_sum) : loss_sum;
   const double loss_value = log ? last_loss() : std::nan("");
-  if (log) {
+  if (log && parallel_->size() > 1 && !inner.empty()) {  // every rank's inner losses, averaged
+    std::vector<double> flat;
+    for (const auto& [name, values] : inner) flat.insert(flat.end(), values.begin(), values.end());
+    flat = parallel_->sum(flat);
+    std::size_t k = 0;
+    for (auto& [name, values] : inner)
+      for (double& v : values) v = flat[k++] / static_cast<double>(parallel_->size());
+  }
+  if (log && root) {
     nlohmann::json record = {{"kind", "train"},
                              {"step", step_},
                              {"epoch", static_cast<double>(step_) / static_cast<double>(steps_per_epoch_)},
@@ -193,6 +237,18 @@ double Trainer::train_step(bool log) {
                              {"lr", lr},
                              {"grad_norm", optimizer_->last_grad_norm()}};
     if (!inner.empty()) record["inner_losses"] = inner;
+    if (parallel_->size() > 1) {
+      // Per step since the previous record: wall time, and the time spent in gradient all_reduces
+      // that the backward sweep did not hide (rank 0's).
+      const auto now = std::chrono::steady_clock::now();
+      const std::int64_t steps = (step_ - 1) % config_.run.log_every + 1;
+      record["ranks"] = parallel_->size();
+      record["step_seconds"] = std::chrono::duration<double>(now - logged_at_).count() / static_cast<double>(steps);
+      record["comm_seconds"] = (parallel_->communication_seconds() - logged_communication_) / static_cast<double>(steps);
+      record["reduced_bytes"] = parallel_->reduced_bytes_per_step();
+      logged_at_ = now;
+      logged_communication_ = parallel_->communication_seconds();
+    }
     metrics_->write(record);
     if (on_record) on_record(record);
   }
@@ -202,7 +258,7 @@ double Trainer::train_step(bool log) {
 
 void Trainer::stop_if_nonfinite() const {
   if (!first_nonfinite_.defined()) return;
-  const double first = first_nonfinite_.item<double>();
+  const double first = parallel_->min(first_nonfinite_.item<double>());  // every rank stops alike
   if (std::isinf(first)) return;
   fail("train",
        "step {}: the loss or the gradients' global norm is not finite (nan or inf); no update was applied from that "
@@ -217,10 +273,11 @@ double Trainer::last_loss() const { return last_loss_.defined() ? last_loss_.ite
 
 EvalResult Trainer::evaluate() {
   stop_if_nonfinite();
-  return evaluate_model(*model_, *data_.eval, config_);
+  return evaluate_model(*model_, *data_.eval, config_, parallel_.get());
 }
 
 void Trainer::log_eval(const EvalResult& r, std::int64_t epoch, double train_seconds) {
+  if (!parallel_->is_root()) return;
   nlohmann::json record = {{"kind", "eval"},  {"step", step_},       {"epoch", epoch},
                            {"loss", r.loss},  {"accuracy", r.accuracy}, {"examples", r.examples},
                            {"train_seconds", train_seconds}};
@@ -238,29 +295,40 @@ void Trainer::log_eval(const EvalResult& r, std::int64_t epoch, double train_sec
 void Trainer::save() {
   stop_if_nonfinite();
   if (!config_.run.checkpoint) return;
-  save_checkpoint(checkpoint_path(), *model_, optimizer_.get(),
-                  {.step = step_, .skipped_steps = skipped_, .config = config_.json, .seed = config_.run.seed});
+  if (parallel_->is_root())
+    save_checkpoint(checkpoint_path(), *model_, optimizer_.get(),
+                    {.step = step_, .skipped_steps = skipped_, .config = config_.json, .seed = config_.run.seed});
   checkpoint_step_ = step_;
 }
 
 int Trainer::run() {
   const std::int64_t end = config_.run.max_steps > 0 ? std::min(total_steps_, config_.run.max_steps) : total_steps_;
   data_.train->seek(step_);
+  const bool root = parallel_->is_root();
   const auto counts = model_->count_parameters();
-  fmt::print("{}: {} parameters ({} trainable) on {}, {} thread{}; {} training images, {} steps of {} per epoch, {} epochs\n",
+  if (root)
+    fmt::print("{}: {} parameters ({} trainable) on {}, {} thread{}; {} training images, {} steps of {} per epoch, {} epochs\n",
              config_.model.name(), with_thousands(counts.total), with_thousands(counts.trainable),
              to_string(model_->device()), num_threads(), num_threads() == 1 ? "" : "s", data_.train->num_examples(),
              steps_per_epoch_, config_.run.batch_size, config_.run.epochs);
+  if (root && parallel_->size() > 1)
+    fmt::print("data-parallel: {} ranks ({}), {} images per rank and step; {} of gradients averaged per step in {} "
+               "bucket{}\n",
+               parallel_->size(), parallel_->comm().kind(), data_.train->batch_size(),
+               fmt::format("{:.2f} MB", static_cast<double>(parallel_->reduced_bytes_per_step()) / 1e6), parallel_->bucket_count(),
+               parallel_->bucket_count() == 1 ? "" : "s");
   std::fflush(stdout);
-  ProgressLine progress("step", end, "img");
+  std::optional<ProgressLine> progress;  // rank 0's
+  if (root) progress.emplace("step", end, "img");
   StopSignals signals;
   auto epoch_start = std::chrono::steady_clock::now();
   double last_loss = std::nan("");
   while (step_ < end) {
-    if (const int signal = StopSignals::received()) {
-      progress.finish();
+    if (const int signal = stop_signal()) {
+      if (progress) progress->finish();
       save();
-      fmt::print(stderr, "{} at step {}: stopped{}\n", signal_name(signal), step_,
+      if (root)
+        fmt::print(stderr, "{} at step {}: stopped{}\n", signal_name(signal), step_,
                  config_.run.checkpoint
                      ? fmt::format(" after writing {}; continue with --resume {}", checkpoint_path(), checkpoint_path())
                      : std::string(" (run.checkpoint is off: no checkpoint written)"));
@@ -270,17 +338,25 @@ int Trainer::run() {
     if (const double loss = train_step(log); log) last_loss = loss;
     std::vector<std::pair<std::string, double>> fields = {{"epoch", static_cast<double>(step_) / steps_per_epoch_}};
     if (!std::isnan(last_loss)) fields.emplace_back("loss", last_loss);  // the last logged step's
-    progress.update(step_, config_.run.batch_size, fields);
+    if (progress) progress->update(step_, config_.run.batch_size, fields);
     if (step_ % steps_per_epoch_ == 0 || step_ == end) {
-      progress.finish();
+      if (progress) progress->finish();
       const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
       if (step_ % steps_per_epoch_ == 0) log_eval(evaluate(), step_ / steps_per_epoch_, train_seconds);
       save();
       epoch_start = std::chrono::steady_clock::now();
     }
   }
-  progress.finish();
+  if (progress) progress->finish();
   return 0;
+}
+
+int Trainer::stop_signal() {
+  // Alone: checked every step. Across ranks, agreed where the trainer synchronises anyway (after
+  // a logged step, at an epoch's end), so that every rank stops at the same step.
+  if (parallel_->size() == 1) return StopSignals::received();
+  if (step_ % config_.run.log_every != 0 && step_ % steps_per_epoch_ != 0) return 0;
+  return parallel_->agree_signal(StopSignals::received());
 }
 
 std::unique_ptr<ViT> load_model(const std::string& path, TrainConfig* config_out, const std::vector<std::string>& overrides) {

@@ -9,10 +9,15 @@
 // non-finite checkpoint is never written; SIGINT, SIGTERM and SIGHUP stop at the next step
 // boundary with a checkpoint; on resume the records logged past the checkpoint are dropped.
 //
+// Data-parallel (docs/distributed.md): given a communicator of N ranks (`mpirun -np N mttt
+// train`), every rank trains on its share of each global batch, the gradients are averaged, and
+// rank 0 alone prints, logs and checkpoints (nn/train/data_parallel.hpp).
+//
 // For TTT layers the outer loop is this ordinary loop: their forward takes the inner gradient
 // steps with create_graph, and loss.backward() differentiates through them.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,6 +26,7 @@
 
 #include "nn/optim/optimizer.hpp"
 #include "nn/train/data_setup.hpp"
+#include "nn/train/data_parallel.hpp"
 #include "nn/train/metrics_log.hpp"
 #include "nn/train/run_folder.hpp"
 #include "nn/train/train_config.hpp"
@@ -41,6 +47,9 @@ struct TrainerOptions {
   std::string resume;
   // Start afresh in a run folder that holds a previous run (its metrics and checkpoint go).
   bool overwrite = false;
+  // The ranks of a data-parallel job (distributed::default_communicator() under mpirun); null:
+  // the process alone.
+  std::shared_ptr<distributed::Communicator> communicator = nullptr;
 };
 
 class Trainer {
@@ -79,25 +88,32 @@ class Trainer {
   std::string checkpoint_path() const;
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
   std::int64_t total_steps() const { return total_steps_; }
+  const DataParallel& data_parallel() const { return *parallel_; }
 
  private:
   // `train_seconds`: wall time of the epoch's training steps (evaluation excluded).
   void log_eval(const EvalResult& result, std::int64_t epoch, double train_seconds);
   void save();
+  // The stop signal (SIGINT, SIGTERM, SIGHUP) to act on before the next step, the same on every rank.
+  int stop_signal();
   std::vector<std::pair<std::string, class InnerLossReporter*>> reporters();
 
   TrainConfig config_;
-  std::unique_ptr<RunFolder> folder_;  // locked for the trainer's lifetime
+  std::unique_ptr<DataParallel> parallel_;
+  std::unique_ptr<RunFolder> folder_;  // rank 0's; locked for the trainer's lifetime
   std::unique_ptr<ViT> model_;
   std::unique_ptr<Optimizer> optimizer_;
   Datasets data_;
-  std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<MetricsLog> metrics_;  // rank 0's
   Tensor last_loss_;         // the last step's loss, on the device
   Tensor first_nonfinite_;   // run.nonfinite = stop: the first step with a non-finite loss or norm, else +inf (float64, device)
   std::int64_t step_ = 0, steps_per_epoch_ = 1, total_steps_ = 1;
   std::int64_t skipped_ = 0;         // steps whose update was skipped as non-finite
   std::int64_t checkpoint_step_ = -1;  // the step of the checkpoint on disk (-1: none yet)
   std::function<void(std::int64_t)> before_update_;
+  // Data-parallel records: communication seconds and wall time at the previous train record.
+  double logged_communication_ = 0;
+  std::chrono::steady_clock::time_point logged_at_ = std::chrono::steady_clock::now();
   // run.nonfinite = stop: throws, naming the first step whose loss or gradient norm was not
   // finite, if there was one (reads one value from the device).
   void stop_if_nonfinite() const;
@@ -106,6 +122,8 @@ class Trainer {
 // A model and its config from a checkpoint, for `mttt eval`.
 std::unique_ptr<ViT> load_model(const std::string& checkpoint, TrainConfig* config_out,
                                 const std::vector<std::string>& overrides = {});
-EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& config);
+// With `parallel`, `data` is this rank's shard and the sums are taken over the ranks: every rank
+// returns the whole split's result.
+EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& config, DataParallel* parallel = nullptr);
 
 }  // namespace mttt::nn

@@ -1,10 +1,12 @@
-// `mttt dryrun --config FILE --data ROOT [--set key=value]... [--steps N] [--micro-batch B] [--image S] [--device D]`:
+// `mttt dryrun --config FILE --data ROOT [--set key=value]... [--steps N] [--micro-batch B] [--image S] [--device D]
+//  [--ranks N]`:
 // a real configuration (ImageNet, batch 1024, 90 epochs) tried on this machine before anyone
 // commits a GPU week to it. Builds the model and prints its parameter counts; then runs a few
 // training steps on a small folder in ImageNet's layout (`root/train/<class>/*.JPEG` and
 // `root/val/<class>/*.JPEG`, which the trainer opens too), at two
 // micro-batch sizes, and projects the time per epoch (1,281,167 images) and the memory of the
-// configured micro-batch from what it measured.
+// configured micro-batch from what it measured. For data-parallel training on N ranks it prints
+// each rank's share of the batch and the gradient bytes each step averages across the ranks.
 //
 // The projection is linear in the batch (activations) and, with --image smaller than the
 // model's, in the number of tokens: true for linear attention and the TTT layers, an
@@ -18,7 +20,10 @@
 
 #include <fmt/format.h>
 
+#include "nn/distributed/gradient_buckets.hpp"
+#include "nn/train/data_parallel.hpp"
 #include "nn/train/trainer.hpp"
+#include "tensor/distributed/communicator.hpp"
 #include "nn/vit.hpp"
 #include "tensor/tensor.hpp"
 #include "tools/cli/commands.hpp"
@@ -35,6 +40,7 @@ struct DryRunArgs {
   std::string device;
   int steps = 3;
   std::int64_t micro_batch = 2, image = 0;
+  int ranks = 0;  // 0: the MPI world's size (1 outside mpirun)
 };
 
 struct Trial {
@@ -114,6 +120,20 @@ void dry_run(const DryRunArgs& args) {
              static_cast<std::int64_t>(std::ceil(kImageNetTrainImages / static_cast<double>(config.run.batch_size))),
              kImageNetTrainImages);
 
+  // Data-parallel: each rank's share and what a step averages (the buckets nn/train/data_parallel uses).
+  const int ranks = args.ranks > 0 ? args.ranks : distributed::default_communicator()->size();
+  const std::int64_t rank_batch = nn::rank_batch_size(config, ranks);
+  std::vector<Tensor> trainable;
+  for (const auto& [name, t] : model.named_parameters())
+    if (t.requires_grad()) trainable.push_back(t);
+  auto alone = distributed::single_process();
+  const nn::GradientBuckets buckets(trainable, *alone);
+  fmt::print("data-parallel: {} rank{}, {} images per rank and step ({} micro-batch(es) of {}); each step averages "
+             "{} bytes of gradients across the ranks in {} bucket{}{}\n",
+             ranks, ranks == 1 ? "" : "s", rank_batch, config.run.accumulation, rank_batch / config.run.accumulation,
+             nn::with_thousands(buckets.bytes_per_step()), buckets.buckets().size(),
+             buckets.buckets().size() == 1 ? "" : "s", ranks == 1 ? " (nothing is sent with one rank)" : "");
+
   // Trials at two micro-batch sizes: time per image, and activation bytes per image.
   const std::int64_t trial_tokens =
       args.image > 0 ? (args.image / config.model.patch) * (args.image / config.model.patch) : config.model.tokens();
@@ -171,6 +191,8 @@ void add_dryrun_command(CLI::App& app) {
       ->check(count_range());
   cmd->add_option("--image", args->image,
                   "run the trials at this image size and scale by the tokens (for models that do not fit here)")
+      ->check(count_range());
+  cmd->add_option("--ranks", args->ranks, "data-parallel ranks to plan for (default: the MPI world's size, 1 outside mpirun)")
       ->check(count_range());
   cmd->callback([args] { dry_run(*args); });
 }

@@ -1,6 +1,7 @@
 // `mttt train --config FILE [--set key=value]... [--resume CKPT | --overwrite] [--device D] [--seed S]
 //  [--detect-anomaly]`: exits 0 at the end, 1 on an error, 128 + the signal when SIGINT, SIGTERM or
-//  SIGHUP stopped it (after a checkpoint).
+//  SIGHUP stopped it (after a checkpoint). Under `mpirun -np N` (or srun) the N ranks train
+//  data-parallel (docs/distributed.md); an error on any rank ends the whole job, naming the rank.
 // `mttt eval --checkpoint CKPT [--data ROOT] [--set key=value]... [--device D]`
 #include <cstdlib>
 #include <optional>
@@ -11,6 +12,7 @@
 
 #include "nn/train/data_setup.hpp"
 #include "nn/train/trainer.hpp"
+#include "tensor/distributed/communicator.hpp"
 #include "tensor/backend/backend.hpp"
 #include "tensor/device.hpp"
 #include "tools/cli/commands.hpp"
@@ -55,12 +57,18 @@ void add_train_command(CLI::App& app) {
     add_device(args->device, overrides);
     if (!args->seed.empty()) overrides.push_back("run.seed=" + args->seed);
     int signal = 0;
-    {
-      nn::Trainer trainer(nn::load_train_config(args->config, overrides), nn::TrainerOptions{.resume = args->resume, .overwrite = args->overwrite});
+    std::shared_ptr<distributed::Communicator> comm = distributed::default_communicator();
+    try {
+      nn::Trainer trainer(nn::load_train_config(args->config, overrides),
+                          nn::TrainerOptions{.resume = args->resume, .overwrite = args->overwrite, .communicator = comm});
       std::optional<autodiff::DetectAnomaly> anomaly;
       if (args->detect_anomaly) anomaly.emplace();
       signal = trainer.run();
-    }  // the run folder's lock is released here
+    } catch (const std::exception& e) {  // the run folder's lock is released before this
+      // The other ranks may wait in a collective for this one: end them all, naming this rank.
+      if (comm->size() > 1) comm->abort(fmt::format("mttt: {}", e.what()), 1);
+      throw;
+    }
     if (signal != 0) std::exit(128 + signal);
   });
 
