@@ -97,13 +97,29 @@ void DataParallel::broadcast_parameters(ViT& model) {
 void DataParallel::broadcast_training_state(Optimizer& optimizer, std::int64_t& step, std::int64_t& skipped) {
   if (size() == 1) return;
   NoGrad no_grad;
-  NamedTensors state;
-  for (auto& [name, t] : optimizer.state()) {
-    Tensor copy = fresh_copy(t);  // state() may hand out the optimiser's own tensors: broadcast into copies
-    comm_->broadcast(copy, 0);
-    state.emplace_back(name, copy);
+  // The other ranks' optimisers have taken no step: their slots may not exist yet. Rank 0 says
+  // which tensors its state holds; the others receive them into fresh ones.
+  nlohmann::json layout = nlohmann::json::array();
+  NamedTensors state = optimizer.state();
+  for (const auto& [name, t] : state)
+    layout.push_back({name, t.shape().vec(), std::string(to_string(t.dtype())), to_string(t.device())});
+  layout = nlohmann::json::parse(comm_->all_gather(layout.dump())[0]);
+  NamedTensors received;
+  for (std::size_t i = 0; i < layout.size(); ++i) {
+    const std::string name = layout[i][0].get<std::string>();
+    Tensor t;
+    if (is_root()) {
+      t = fresh_copy(state[i].second);  // state() may hand out the optimiser's own tensors: broadcast copies
+    } else {
+      const std::string dtype = layout[i][2].get<std::string>();
+      t = Tensor::empty(Shape(layout[i][1].get<std::vector<std::int64_t>>()),
+                        dtype == "float64" ? DType::float64 : dtype == "int64" ? DType::int64 : DType::float32,
+                        parse_device(layout[i][3].get<std::string>()));
+    }
+    comm_->broadcast(t, 0);
+    received.emplace_back(name, t);
   }
-  optimizer.load_state(state);
+  optimizer.load_state(received);
   Tensor counters = from_vector(std::vector<std::int64_t>{step, skipped}, {2});
   comm_->broadcast(counters, 0);
   const auto values = counters.to_vector<std::int64_t>();

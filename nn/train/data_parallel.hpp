@@ -17,9 +17,12 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "nn/distributed/gradient_buckets.hpp"
 #include "nn/train/data_setup.hpp"
@@ -39,6 +42,18 @@ std::int64_t rank_eval_batch_size(const TrainConfig& config, int ranks);
 // The config keys that may differ between the ranks of one job (where each rank finds its data,
 // how many threads it decodes with, which GPU it runs on).
 const std::vector<std::string>& per_rank_config_keys();
+
+// Runs `body`; an error on one rank of several ends every rank at once, naming the rank
+// (Communicator::abort): the others may be waiting for it in a collective. Alone, it propagates.
+template <class Body>
+auto end_job_on_error(distributed::Communicator& comm, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    if (comm.size() > 1) comm.abort(fmt::format("mttt: {}", e.what()), 1);
+    throw;
+  }
+}
 
 class DataParallel {
  public:

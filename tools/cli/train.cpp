@@ -10,6 +10,7 @@
 
 #include "autodiff/grad_mode.hpp"
 
+#include "nn/train/data_parallel.hpp"
 #include "nn/train/data_setup.hpp"
 #include "nn/train/trainer.hpp"
 #include "tensor/distributed/communicator.hpp"
@@ -58,17 +59,13 @@ void add_train_command(CLI::App& app) {
     if (!args->seed.empty()) overrides.push_back("run.seed=" + args->seed);
     int signal = 0;
     std::shared_ptr<distributed::Communicator> comm = distributed::default_communicator();
-    try {
+    nn::end_job_on_error(*comm, [&] {
       nn::Trainer trainer(nn::load_train_config(args->config, overrides),
                           nn::TrainerOptions{.resume = args->resume, .overwrite = args->overwrite, .communicator = comm});
       std::optional<autodiff::DetectAnomaly> anomaly;
       if (args->detect_anomaly) anomaly.emplace();
       signal = trainer.run();
-    } catch (const std::exception& e) {  // the run folder's lock is released before this
-      // The other ranks may wait in a collective for this one: end them all, naming this rank.
-      if (comm->size() > 1) comm->abort(fmt::format("mttt: {}", e.what()), 1);
-      throw;
-    }
+    });  // the run folder's lock is released here
     if (signal != 0) std::exit(128 + signal);
   });
 
