@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -127,12 +128,27 @@ void DataParallel::broadcast_training_state(Optimizer& optimizer, std::int64_t& 
   skipped = values[1];
 }
 
+Device DataParallel::device(const std::string& run_device) const {
+  Device d = parse_device(run_device);
+  if (size() == 1 || d.type != DeviceType::cuda || run_device.find(':') != std::string::npos) return d;
+  for (const char* variable : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"})
+    if (const char* value = std::getenv(variable); value && *value) {
+      d.index = std::atoi(value);
+      return d;
+    }
+  d.index = rank();  // no launcher said: one machine assumed
+  return d;
+}
+
 void DataParallel::attach(const ViT& model) {
   if (size() == 1) return;
   std::vector<Tensor> trainable;
   for (const auto& [name, p] : model.named_parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  buckets_ = std::make_unique<GradientBuckets>(std::move(trainable), *comm_);
+  const Device d = model.device();
+  if (d.type == DeviceType::cuda && distributed::nccl_available())
+    gradient_comm_ = distributed::nccl(*comm_, d.index);
+  buckets_ = std::make_unique<GradientBuckets>(std::move(trainable), gradient_comm_ ? *gradient_comm_ : *comm_);
 }
 
 void DataParallel::backward(const Tensor& loss, bool average) {

@@ -74,7 +74,12 @@ class DataParallel {
   // restored a checkpoint).
   void broadcast_training_state(Optimizer& optimizer, std::int64_t& step, std::int64_t& skipped);
 
-  // The trainable parameters whose gradients backward() averages (after they are on their device).
+  // The device this rank trains on: run.device, except that "cuda" without an index on several
+  // ranks of a machine means the GPU of the rank's local index (one rank per GPU).
+  Device device(const std::string& run_device) const;
+  // The trainable parameters whose gradients backward() averages (after they are on their
+  // device). On CUDA devices, where this build has NCCL, gradients travel over NCCL (its id sent
+  // over MPI); elsewhere over MPI (CUDA memory staged through the host).
   void attach(const ViT& model);
   // loss.backward(); with `average` (the step's last micro-batch) the gradients are then the
   // averages over the ranks, reduced in buckets while the sweep goes on.
@@ -96,6 +101,7 @@ class DataParallel {
 
  private:
   std::shared_ptr<distributed::Communicator> comm_;
+  std::unique_ptr<distributed::Communicator> gradient_comm_;  // NCCL on CUDA devices, if built
   std::unique_ptr<GradientBuckets> buckets_;
 };
 

@@ -109,7 +109,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
                fmt::join(folder_->removed_temporaries(), ", "));
   Generator init(config_.run.seed);
   model_ = std::make_unique<ViT>(config_.model, init);
-  model_->to_(parse_device(config_.run.device));  // before the optimiser takes the parameters
+  model_->to_(parallel_->device(config_.run.device));  // before the optimiser takes the parameters
   check(model_->count_parameters().trainable > 0, "train",
         "every parameter of the model is frozen (model.frozen = {}): there is nothing to train",
         config_.json["model"].value("frozen", nlohmann::json::array()).dump());
