@@ -15,7 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 batch=32
 cat > "$work/config.json" <<JSON
-{"model": {"variant": "custom", "width": 96, "depth": 4, "heads": 3, "mlp_dim": 192, "patch": 4, "image": 28,
+{"model": {"variant": "custom", "width": 96, "depth": 4, "heads": 3, "mlp_dim": 192, "patch": 7, "image": 28,
            "channels": 1, "classes": 10, "layer": {"kind": "mttt_mlp", "steps": 4, "sgd": true}},
  "data": {"dataset": "fashion_mnist", "train_subset": $(( steps * batch )), "test_subset": $batch, "threads": 1},
  "optim": {"optimizer": "adam", "lr": 0.001},
