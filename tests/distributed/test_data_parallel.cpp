@@ -3,7 +3,8 @@
 // MTTT-MLP T = 4 SGD trains 24 steps of a global batch of 16 and must log the losses and end with
 // the weights of the same run in one process; a run stopped on the ranks and resumed alone (and
 // the reverse) must match the run never stopped; evaluation must give the same accuracy; a rank
-// given another config, or a batch the ranks cannot share, is refused at start.
+// given another config, or a batch the ranks cannot share, is refused at start; a stop signal on
+// one rank stops them all at one step.
 //
 // Tolerance: with one rank the runs must be identical bit for bit. With two, the gradient is the
 // mean of two half-batch means instead of one whole-batch mean: another floating-point sum, so
@@ -13,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -250,6 +252,24 @@ TEST_CASE("a global batch the ranks cannot share, or a rank given another config
   // Keys that may differ per rank do not count.
   std::vector<std::string> per_rank = {"data.threads=" + std::to_string(1 + world().rank())};
   CHECK_NOTHROW(Trainer(tiny(out, per_rank), TrainerOptions{.resume = "", .overwrite = true, .communicator = shared_world()}));
+}
+
+TEST_CASE("a stop signal on one rank stops every rank at the same step, with a checkpoint") {
+  test::require_fashion_mnist();
+  ttt::register_ttt_mixers();
+  const std::string out = job_dir("signal");
+  Trainer trainer(tiny(out, {"run.log_every=2"}), TrainerOptions{.resume = "", .communicator = shared_world()});
+  // SIGINT inside step 7 on the last rank alone. Alone, the run stops after step 7; across ranks
+  // the ranks agree on it after the next logged step, 8.
+  if (world().rank() == world().size() - 1)
+    trainer.set_before_update([](std::int64_t step) {
+      if (step == 7) std::raise(SIGINT);
+    });
+  const std::int64_t expected = world().size() == 1 ? 7 : 8;
+  CHECK(trainer.run() == SIGINT);
+  CHECK(trainer.step() == expected);
+  world().barrier();
+  CHECK(read_checkpoint(out + "/checkpoint.safetensors").info.step == expected);
 }
 
 // Run by run_data_parallel.sh alone (hidden): the last rank raises at step 6, after the checkpoint
