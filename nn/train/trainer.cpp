@@ -71,7 +71,8 @@ EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& c
     std::vector<double> sums = {loss_sum, static_cast<double>(correct), static_cast<double>(result.examples)};
     for (auto& [name, r] : reporters) {
       auto& total = result.inner_losses[name];
-      total.resize(static_cast<std::size_t>(-parallel->min(-static_cast<double>(total.size()))), 0.0);
+      const double longest = -parallel->min(-static_cast<double>(total.size()));  // the ranks' longest list
+      total.resize(static_cast<std::size_t>(longest), 0.0);
       sums.insert(sums.end(), total.begin(), total.end());
     }
     sums = parallel->sum(sums);
@@ -308,14 +309,14 @@ int Trainer::run() {
   const auto counts = model_->count_parameters();
   if (root)
     fmt::print("{}: {} parameters ({} trainable) on {}, {} thread{}; {} training images, {} steps of {} per epoch, {} epochs\n",
-             config_.model.name(), with_thousands(counts.total), with_thousands(counts.trainable),
-             to_string(model_->device()), num_threads(), num_threads() == 1 ? "" : "s", data_.train->num_examples(),
-             steps_per_epoch_, config_.run.batch_size, config_.run.epochs);
+               config_.model.name(), with_thousands(counts.total), with_thousands(counts.trainable),
+               to_string(model_->device()), num_threads(), num_threads() == 1 ? "" : "s", data_.train->num_examples(),
+               steps_per_epoch_, config_.run.batch_size, config_.run.epochs);
   if (root && parallel_->size() > 1)
-    fmt::print("data-parallel: {} ranks ({}), {} images per rank and step; {} of gradients averaged per step in {} "
-               "bucket{}\n",
+    fmt::print("data-parallel: {} ranks ({}), {} images per rank and step; each step averages {} bytes of gradients in "
+               "{} bucket{}\n",
                parallel_->size(), parallel_->comm().kind(), data_.train->batch_size(),
-               fmt::format("{:.2f} MB", static_cast<double>(parallel_->reduced_bytes_per_step()) / 1e6), parallel_->bucket_count(),
+               with_thousands(parallel_->reduced_bytes_per_step()), parallel_->bucket_count(),
                parallel_->bucket_count() == 1 ? "" : "s");
   std::fflush(stdout);
   std::optional<ProgressLine> progress;  // rank 0's
@@ -329,9 +330,9 @@ int Trainer::run() {
       save();
       if (root)
         fmt::print(stderr, "{} at step {}: stopped{}\n", signal_name(signal), step_,
-                 config_.run.checkpoint
-                     ? fmt::format(" after writing {}; continue with --resume {}", checkpoint_path(), checkpoint_path())
-                     : std::string(" (run.checkpoint is off: no checkpoint written)"));
+                   config_.run.checkpoint
+                       ? fmt::format(" after writing {}; continue with --resume {}", checkpoint_path(), checkpoint_path())
+                       : std::string(" (run.checkpoint is off: no checkpoint written)"));
       return signal;
     }
     const bool log = (step_ + 1) % config_.run.log_every == 0 || step_ + 1 == end;

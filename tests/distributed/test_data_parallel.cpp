@@ -3,8 +3,8 @@
 // MTTT-MLP T = 4 SGD trains 24 steps of a global batch of 16 and must log the losses and end with
 // the weights of the same run in one process; a run stopped on the ranks and resumed alone (and
 // the reverse) must match the run never stopped; evaluation must give the same accuracy; a rank
-// given another config, or a batch the ranks cannot share, is refused at start; a stop signal on
-// one rank stops them all at one step.
+// given another config, or a batch the ranks cannot share, is refused at start; a stop signal or
+// a non-finite gradient on one rank stops them all at one step.
 //
 // Tolerance: with one rank the runs must be identical bit for bit. With two, the gradient is the
 // mean of two half-batch means instead of one whole-batch mean: another floating-point sum, so
@@ -17,6 +17,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <unistd.h>
 
@@ -270,6 +271,28 @@ TEST_CASE("a stop signal on one rank stops every rank at the same step, with a c
   CHECK(trainer.step() == expected);
   world().barrier();
   CHECK(read_checkpoint(out + "/checkpoint.safetensors").info.step == expected);
+}
+
+TEST_CASE("a non-finite gradient on one rank stops every rank, naming the step") {
+  test::require_fashion_mnist();
+  ttt::register_ttt_mixers();
+  const std::string out = job_dir("nonfinite");
+  // log_every 3: the flag is read at steps 3 and 6; the NaN comes at step 5 on the last rank
+  // alone (after the average, which the others therefore do not see: only the agreement can stop
+  // them).
+  Trainer trainer(tiny(out, {"run.log_every=3"}), TrainerOptions{.resume = "", .communicator = shared_world()});
+  if (world().rank() == world().size() - 1)
+    trainer.set_before_update([&trainer](std::int64_t step) {
+      if (step != 5) return;
+      for (const auto& [name, p] : trainer.model().named_parameters())
+        if (p.grad().defined()) {
+          fill_(p.grad(), std::numeric_limits<double>::quiet_NaN());
+          return;
+        }
+    });
+  REQUIRE_THROWS_WITH(trainer.run(), Catch::Contains("step 5: the loss or the gradients' global norm is not finite") &&
+                                         Catch::Contains("(step 4) is kept"));
+  CHECK(trainer.step() == 5);  // every rank stopped inside step 6, the first logged step after it
 }
 
 // Run by run_data_parallel.sh alone (hidden): the last rank raises at step 6, after the checkpoint
