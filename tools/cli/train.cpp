@@ -4,6 +4,7 @@
 //  data-parallel (docs/distributed.md); an error on any rank ends the whole job, naming the rank.
 // `mttt eval --checkpoint CKPT [--data ROOT] [--set key=value]... [--device D]`
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
@@ -45,8 +46,8 @@ void add_train_command(CLI::App& app) {
   auto* train = app.add_subcommand("train", "train a ViT (any drop-in layer, TTT layers included) from a JSON config");
   train->add_option("--config", args->config, "JSON config (docs/config.md)")->required()->check(CLI::ExistingFile);
   train->add_option("--set", args->overrides, "override a config key: --set optim.lr=0.0005 (repeatable)");
-  train->add_option("--resume", args->resume, "continue from a checkpoint written by a run of the same model")
-      ->check(CLI::ExistingFile);
+  // Checked by rank 0 alone, which alone reads it (the other ranks' machines need not have it).
+  train->add_option("--resume", args->resume, "continue from a checkpoint written by a run of the same model");
   train->add_option("--device", args->device, kDeviceHelp);
   train->add_flag("--overwrite", args->overwrite, "start afresh in a run.out that holds a previous run (its metrics and checkpoint go)")
       ->excludes("--resume");
@@ -60,6 +61,8 @@ void add_train_command(CLI::App& app) {
     int signal = 0;
     std::shared_ptr<distributed::Communicator> comm = distributed::default_communicator();
     nn::end_job_on_error(*comm, [&] {
+      check(args->resume.empty() || comm->rank() != 0 || std::filesystem::is_regular_file(args->resume), "train",
+            "--resume {}: no such file", args->resume);
       nn::Trainer trainer(nn::load_train_config(args->config, overrides),
                           nn::TrainerOptions{.resume = args->resume, .overwrite = args->overwrite, .communicator = comm});
       std::optional<autodiff::DetectAnomaly> anomaly;
