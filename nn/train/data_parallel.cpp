@@ -58,6 +58,12 @@ const std::vector<std::string>& per_rank_config_keys() {
   return keys;
 }
 
+int ranks_on_this_machine(int ranks) {
+  for (const char* variable : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
+    if (const char* value = std::getenv(variable); value && std::atoi(value) > 0) return std::atoi(value);
+  return ranks;
+}
+
 DataParallel::DataParallel(std::shared_ptr<distributed::Communicator> comm)
     : comm_(comm ? std::move(comm) : std::shared_ptr<distributed::Communicator>(distributed::single_process())) {}
 

@@ -43,6 +43,9 @@ std::int64_t rank_eval_batch_size(const TrainConfig& config, int ranks);
 // how many threads it decodes with, which GPU it runs on).
 const std::vector<std::string>& per_rank_config_keys();
 
+// Ranks of a job of `ranks` on this machine (from the launcher; all of them where it does not say).
+int ranks_on_this_machine(int ranks);
+
 // Runs `body`; an error on one rank of several ends every rank at once, naming the rank
 // (Communicator::abort): the others may be waiting for it in a collective. Alone, it propagates.
 template <class Body>

@@ -3,9 +3,11 @@
 //  SIGHUP stopped it (after a checkpoint). Under `mpirun -np N` (or srun) the N ranks train
 //  data-parallel (docs/distributed.md); an error on any rank ends the whole job, naming the rank.
 // `mttt eval --checkpoint CKPT [--data ROOT] [--set key=value]... [--device D]`
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -54,12 +56,17 @@ void add_train_command(CLI::App& app) {
   train->add_option("--seed", args->seed, "shorthand for --set run.seed=S");
   train->add_flag("--detect-anomaly", args->detect_anomaly,
                   "check every operation's output and every gradient for NaN/Inf, naming the first operation that made one (slow)");
-  train->callback([args] {
+  train->callback([args, &app] {
     auto overrides = args->overrides;
     add_device(args->device, overrides);
     if (!args->seed.empty()) overrides.push_back("run.seed=" + args->seed);
     int signal = 0;
     std::shared_ptr<distributed::Communicator> comm = distributed::default_communicator();
+    // Ranks sharing a machine share its cores, unless told otherwise (--threads, MTTT_NUM_THREADS).
+    if (comm->size() > 1 && app.get_option("--threads")->count() == 0 && !std::getenv("MTTT_NUM_THREADS")) {
+      const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      set_num_threads(std::max(1, cores / nn::ranks_on_this_machine(comm->size())));
+    }
     nn::end_job_on_error(*comm, [&] {
       check(args->resume.empty() || comm->rank() != 0 || std::filesystem::is_regular_file(args->resume), "train",
             "--resume {}: no such file", args->resume);
