@@ -106,6 +106,12 @@ Pipeline::Job Pipeline::make_job(std::int64_t step) {
     job.indices.push_back(o.shuffle ? (*perm)[static_cast<std::size_t>(k)] : k);
     job.epochs.push_back(epoch);
   }
+  if (o.mixup > 0 && o.repeat && o.shard_count > 1) {
+    const std::int64_t global = o.batch_size * o.shard_count;
+    const std::int64_t p = o.shard_index == 0 ? step * global + global - 1 : first - 1;
+    job.partner_epoch = p / n;
+    job.partner_index = o.shuffle ? (*permutation(job.partner_epoch))[static_cast<std::size_t>(p % n)] : p % n;
+  }
   return job;
 }
 
@@ -182,8 +188,26 @@ Pipeline::Item Pipeline::build(const Job& job) const {
   if (o.mixup > 0 && count > 0) {
     RandomStream rng(o.seed, Purpose::mixup, 0, static_cast<std::uint64_t>(job.step));
     batch.mixup_weight = sample_mixup_weight(o.mixup, rng);
-    mixup_rows(out, count, row_size, batch.mixup_weight);
-    batch.labels = from_vector(mixup_labels(labels, source_->num_classes(), batch.mixup_weight),
+    // A shard's row 0 is mixed with the row before it in the global batch, decoded here too (a
+    // corrupt one leaves the shard's own last row in its place).
+    std::vector<float> partner;
+    std::int64_t partner_label = -1;
+    if (job.partner_index >= 0) {
+      Image image;
+      std::string error;
+      if (source_->load(job.partner_index, image, error)) {
+        RandomStream augment(o.seed, Purpose::augment, static_cast<std::uint64_t>(job.partner_epoch),
+                             static_cast<std::uint64_t>(job.partner_index));
+        image = preprocess(std::move(image), o.preprocess, augment);
+        if (image.height == shape_.height && image.width == shape_.width && image.channels == shape_.channels) {
+          partner.resize(static_cast<std::size_t>(row_size));
+          to_unit_range(image, partner.data());
+          partner_label = source_->label(job.partner_index);
+        }
+      }
+    }
+    mixup_rows(out, count, row_size, batch.mixup_weight, partner.empty() ? nullptr : partner.data());
+    batch.labels = from_vector(mixup_labels(labels, source_->num_classes(), batch.mixup_weight, partner_label),
                                {count, source_->num_classes()});
   } else if (count > 0) {
     batch.labels = from_vector(labels, {count});

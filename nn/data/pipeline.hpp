@@ -6,8 +6,9 @@
 // s G + i B .. s G + i B + B - 1, with B the batch size per shard and G = B x shard count, so the
 // shards partition every global batch, and batches run across epoch boundaries as in big_vision.
 // Each example's augmentation draws from (seed, its epoch, its index) and mixup from
-// (seed, step): a batch is a pure function of (seed, step, shard), whatever the thread count,
-// and seek(step) resumes a run exactly.
+// (seed, step), each row mixed with the row before it in the global batch (the first with the
+// last): a batch is a pure function of (seed, step, shard), whatever the thread count, the
+// shards' batches are the rows of the global batch, and seek(step) resumes a run exactly.
 //
 // A finite stream (repeat = false, for evaluation) makes one pass: steps of G positions, the
 // last one partial (rows of a shard may be fewer than B, or none).
@@ -79,6 +80,9 @@ class Pipeline : public Dataset {
   struct Job {
     std::int64_t step = 0;
     std::vector<std::int64_t> indices, epochs;  // per row
+    // Mixup on a shard: the example before the shard's first row in the global batch (the
+    // global batch's last for shard 0), row 0's partner as in the whole batch; -1: none.
+    std::int64_t partner_index = -1, partner_epoch = 0;
   };
   struct Skip {
     std::int64_t epoch;
