@@ -350,6 +350,6 @@ TEST_CASE("TTT layer options: types and ranges, refused naming model.layer.<key>
   CHECK_THAT(error({{"eta", "big"}}), Catch::Contains("model.layer.eta"));
   CHECK_THAT(error({{"sgd", 1}}), Catch::Contains("model.layer.sgd must be true or false"));
   CHECK_THAT(error({{"init", "xavier"}}), Catch::Contains("model.layer.init 'xavier' is not one of fixed, paper"));
-  CHECK_THAT(error({{"stesp", 2}}), Catch::Contains("no option 'stesp'") && Catch::Contains("steps, eta, sgd"));
+  CHECK_THAT(error({{"stesp", 2}}), Catch::Contains("model.layer (mttt_mlp): unknown key 'stesp'") && Catch::Contains("steps, eta, sgd"));
   CHECK_THAT(error({{"steps", 4}, {"sgd", true}}), Catch::Contains("N must be divisible by T"));
 }
