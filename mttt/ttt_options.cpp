@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "nn/config_values.hpp"
-#include "nn/token_mixer.hpp"
 #include "tensor/error.hpp"
 
 namespace mttt::ttt {
@@ -37,7 +36,7 @@ const std::vector<std::string>& TTTOptions::config_keys() {
 TTTOptions TTTOptions::from_config(const std::string& kind, const nlohmann::json& j, std::int64_t heads,
                                    std::int64_t width, std::int64_t tokens) {
   check(kind == "mttt_linear" || kind == "mttt_mlp", "ttt", "unknown TTT layer kind '{}'", kind);
-  nn::check_option_keys(kind, j, config_keys());
+  nn::check_keys(j, "model.layer (" + kind + ")", config_keys());
   TTTOptions o = kind == "mttt_mlp" ? mttt_mlp(heads) : mttt_linear(heads);
   auto key = [](const char* name) { return std::string("model.layer.") + name; };
   if (j.contains("steps")) o.steps = static_cast<int>(nn::read_integer(j["steps"], key("steps"), 1, kMaxSteps));

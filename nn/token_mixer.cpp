@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 
+#include "nn/config_values.hpp"
 #include "nn/layers/attention.hpp"
 #include "nn/layers/linear_attention.hpp"
 #include "tensor/error.hpp"
@@ -22,12 +23,12 @@ Registry& registry() {
   static Registry* r = [] {
     auto* out = new Registry;
     out->factories["self_attention"] = [](const TokenMixerSpec& s, Generator& gen) -> std::unique_ptr<TokenMixer> {
-      check_option_keys(s.kind, s.options, {});
+      check_keys(s.options, "layer '" + s.kind + "'", {});
       return std::make_unique<SelfAttention>(s.width, s.heads, gen, s.dtype);
     };
     auto linear = [](FeatureMap map) {
       return [map](const TokenMixerSpec& s, Generator& gen) -> std::unique_ptr<TokenMixer> {
-        check_option_keys(s.kind, s.options, {});
+        check_keys(s.options, "layer '" + s.kind + "'", {});
         return std::make_unique<LinearAttention>(s.width, s.heads, map, gen, s.dtype);
       };
     };
@@ -76,15 +77,6 @@ std::unique_ptr<TokenMixer> make_token_mixer(const TokenMixerSpec& spec, Generat
   check(spec.options.is_object(), "token_mixer", "{}: options must be a JSON object, got {}", spec.kind,
         spec.options.dump());
   return factory(spec, generator);
-}
-
-void check_option_keys(const std::string& kind, const nlohmann::json& options, const std::vector<std::string>& valid) {
-  for (const auto& [key, value] : options.items()) {
-    bool known = false;
-    for (const auto& v : valid) known = known || v == key;
-    check(known, "config", "layer '{}' has no option '{}'; valid options: {}", kind, key,
-          valid.empty() ? std::string("none") : fmt::format("{}", fmt::join(valid, ", ")));
-  }
 }
 
 }  // namespace mttt::nn

@@ -47,7 +47,4 @@ bool has_token_mixer(const std::string& kind);
 // Throws naming the valid kinds when `spec.kind` is unknown.
 std::unique_ptr<TokenMixer> make_token_mixer(const TokenMixerSpec& spec, Generator& generator);
 
-// For factories: throws unless every key of `options` is in `valid`, naming the valid ones.
-void check_option_keys(const std::string& kind, const nlohmann::json& options, const std::vector<std::string>& valid);
-
 }  // namespace mttt::nn

@@ -61,9 +61,17 @@ void apply_override(nlohmann::json& config, const std::string& assignment) {
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
-  // JSON when it is JSON (duplicate keys refused), else the text as a string.
-  const nlohmann::json value = nlohmann::json::accept(text, true) ? parse_json(text, "override '" + assignment + "'")
-                                                                   : nlohmann::json(text);
+  // JSON when it is JSON (duplicate keys refused), else the text as a string: valid UTF-8, as
+  // JSON strings are (the config is written into checkpoints and messages as JSON).
+  const bool is_json = nlohmann::json::accept(text, true);
+  if (!is_json) {
+    try {
+      (void)nlohmann::json(text).dump();
+    } catch (const nlohmann::json::type_error&) {
+      fail("config", "override for '{}': the value is not valid UTF-8", path);
+    }
+  }
+  const nlohmann::json value = is_json ? parse_json(text, "override '" + assignment + "'") : nlohmann::json(text);
   check(!node->is_object() || value.is_object(), "config", "override '{}': '{}' is a section, not a value", assignment,
         path);
   *node = value;

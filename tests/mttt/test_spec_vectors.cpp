@@ -95,7 +95,7 @@ TEST_CASE("mttt layer refuses bad input, naming the problem") {
   auto files = [](const std::string& params, const std::string& input) {
     return fmt::format(" --params {}.params.safetensors --input {}.input.safetensors", params, input);
   };
-  expect_error(exe + " layer mttt_mlp --heads 3 --steps 4 --eta 1,1" + files(mlp, mlp), "2 values for --steps 4");
+  expect_error(exe + " layer mttt_mlp --heads 3 --steps 4 --eta 1,1" + files(mlp, mlp), "2 values of eta for T = 4 steps");
   expect_error(exe + " layer mttt_mlp --heads 4 --steps 4" + files(mlp, mlp), "H = 4");
   expect_error(exe + " layer mttt_mlp --heads 3 --steps 3 --sgd" + files(mlp, mlp), "divisible by T");
   expect_error(exe + " layer mttt_mlp --heads 3" + files(attention, mlp), "missing");

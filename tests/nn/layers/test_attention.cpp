@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "nn/config_values.hpp"
 #include "nn/functional.hpp"
 #include "nn/layers/attention.hpp"
 #include "nn/layers/linear_attention.hpp"
@@ -155,16 +156,16 @@ TEST_CASE("token mixers are made by name; unknown kinds and options are errors")
                       Catch::Contains("width 8 must be a positive multiple of the 3 heads"));
   REQUIRE_THROWS_WITH(
       make_token_mixer({.kind = "self_attention", .width = 8, .heads = 2, .options = {{"steps", 2}}}, gen),
-      Catch::Contains("layer 'self_attention' has no option 'steps'; valid options: none"));
+      Catch::Contains("layer 'self_attention': unknown key 'steps'; valid keys: none"));
   // A kind registered from elsewhere (as mttt/ registers its TTT layers).
   register_token_mixer("test_identity", [](const TokenMixerSpec& s, Generator& g) -> std::unique_ptr<TokenMixer> {
-    check_option_keys(s.kind, s.options, {"scale"});
+    check_keys(s.options, "layer '" + s.kind + "'", {"scale"});
     return std::make_unique<SelfAttention>(s.width, s.heads, g, s.dtype);
   });
   CHECK(make_token_mixer({.kind = "test_identity", .width = 8, .heads = 2, .options = {{"scale", 1}}}, gen) != nullptr);
   REQUIRE_THROWS_WITH(
       make_token_mixer({.kind = "test_identity", .width = 8, .heads = 2, .options = {{"scal", 1}}}, gen),
-      Catch::Contains("valid options: scale"));
+      Catch::Contains("valid keys: scale"));
 }
 
 TEST_CASE("attention cores reject inconsistent shapes") {
