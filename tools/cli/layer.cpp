@@ -50,7 +50,7 @@ Tensor checked_permutation(const std::string& path, std::int64_t heads, std::int
 bool is_ttt(const std::string& kind) { return kind == "mttt_linear" || kind == "mttt_mlp"; }
 
 // The attention kinds through the nn layers (functional application on the given tensors).
-Tensor attention_forward(const LayerArgs& a, const nn::NamedTensors& params, const Tensor& y) {
+Tensor attention_forward(const LayerArgs& a, const NamedTensors& params, const Tensor& y) {
   if (a.kind == "kernel") return ttt::kernel_learner_forward(params, a.heads, y);
   Generator unused(0);
   std::unique_ptr<nn::TokenMixer> layer;
@@ -82,14 +82,14 @@ void run_layer(const LayerArgs& a) {
   check(y.rank() == 3, "layer", "{}: y has shape {}, expected (B, N, D)", a.input, to_string(y.shape()));
   // Checked before the parameters, as every input is checked before any compute.
   const Tensor perm = a.perm.empty() ? Tensor() : checked_permutation(a.perm, a.heads, y.size(1));
-  nn::NamedTensors params;
+  NamedTensors params;
   for (const auto& [name, t] : P.tensors) {
     check(t.dtype() == y.dtype(), "layer", "{}: '{}' is {} but y is {}: parameters and input must share a dtype",
           a.params, name, to_string(t.dtype()), to_string(y.dtype()));
     params.emplace_back(name, t.detach().requires_grad_());
   }
 
-  nn::NamedTensors out;
+  NamedTensors out;
   Tensor z;
   if (is_ttt(a.kind)) {
     ttt::TTTOptions o = a.kind == "mttt_linear" ? ttt::TTTOptions::mttt_linear(a.heads) : ttt::TTTOptions::mttt_mlp(a.heads);
