@@ -68,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       else
         in.params.emplace_back(name, tensor);
     }
-    const nn::NamedTensors out = ttt::run_layer(request, in);
+    const NamedTensors out = ttt::run_layer(request, in);
     if (out.empty() || out.front().first != "z" || out.front().second.shape() != in.y.shape()) __builtin_trap();
   } catch (const Error&) {
   }

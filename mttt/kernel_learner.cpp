@@ -11,13 +11,13 @@ namespace {
 
 using nn::split_heads;
 
-Tensor dense(const nn::NamedTensors& params, const std::string& name, const Tensor& x) {
-  return matmul(x, nn::tensor_named(params, name + ".kernel", "kernel")) + nn::tensor_named(params, name + ".bias", "kernel");
+Tensor dense(const NamedTensors& params, const std::string& name, const Tensor& x) {
+  return matmul(x, tensor_named(params, name + ".kernel", "kernel")) + tensor_named(params, name + ".bias", "kernel");
 }
 
 }  // namespace
 
-Tensor kernel_learner_forward(const nn::NamedTensors& params, std::int64_t heads, const Tensor& y) {
+Tensor kernel_learner_forward(const NamedTensors& params, std::int64_t heads, const Tensor& y) {
   check(y.rank() == 3 && y.size(2) % heads == 0, "kernel", "input y has shape {}, expected (B, N, D) with D divisible by {}",
         to_string(y.shape()), heads);
   const double d = static_cast<double>(y.size(2) / heads);

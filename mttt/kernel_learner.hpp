@@ -6,11 +6,11 @@
 // softmax op), so that its equality with the self-attention layer is a real check.
 #pragma once
 
-#include "nn/optim/named_tensors.hpp"
+#include "tensor/named_tensors.hpp"
 
 namespace mttt::ttt {
 
 // y (B, N, D); params query.*, key.*, value.*, out.* (kernels (D, D) as (in, out), biases (D)).
-Tensor kernel_learner_forward(const nn::NamedTensors& params, std::int64_t heads, const Tensor& y);
+Tensor kernel_learner_forward(const NamedTensors& params, std::int64_t heads, const Tensor& y);
 
 }  // namespace mttt::ttt

@@ -37,7 +37,7 @@ void check_permutation(const Tensor& perm, const std::string& file, std::int64_t
 }
 
 // The attention kinds through the nn layers (functional application on the given tensors).
-Tensor attention_forward(const LayerRequest& r, const nn::NamedTensors& params, const Tensor& y) {
+Tensor attention_forward(const LayerRequest& r, const NamedTensors& params, const Tensor& y) {
   if (r.kind == "kernel") return kernel_learner_forward(params, r.heads, y);
   Generator unused(0);
   std::unique_ptr<nn::TokenMixer> layer;
@@ -93,13 +93,13 @@ std::optional<TTTOptions> check_layer_inputs(const LayerRequest& r, const LayerI
   return o;
 }
 
-nn::NamedTensors run_layer(const LayerRequest& r, const LayerInputs& in) {
+NamedTensors run_layer(const LayerRequest& r, const LayerInputs& in) {
   const std::optional<TTTOptions> options = check_layer_inputs(r, in);
   const Tensor y = in.y.detach().requires_grad_();
-  nn::NamedTensors params;
+  NamedTensors params;
   for (const auto& [name, t] : in.params) params.emplace_back(name, t.detach().requires_grad_());
 
-  nn::NamedTensors out;
+  NamedTensors out;
   Tensor z;
   if (options) {
     const TTTOptions& o = *options;

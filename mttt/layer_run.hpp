@@ -6,7 +6,7 @@
 //   LayerInputs in;
 //   in.params = load_safetensors("p.safetensors").tensors;
 //   in.y = load_safetensors("x.safetensors").at("y");
-//   nn::NamedTensors out = run_layer({.kind = "mttt_mlp", .heads = 3, .steps = 4}, in);
+//   NamedTensors out = run_layer({.kind = "mttt_mlp", .heads = 3, .steps = 4}, in);
 //   // z, the inner losses and fast weights, with a cotangent the gradients
 #pragma once
 
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "mttt/ttt_options.hpp"
-#include "nn/optim/named_tensors.hpp"
+#include "tensor/named_tensors.hpp"
 
 namespace mttt::ttt {
 
@@ -33,7 +33,7 @@ struct LayerRequest {
 
 // The tensors, and the files they came from (for messages).
 struct LayerInputs {
-  nn::NamedTensors params;  // the layer's spec names
+  NamedTensors params;  // the layer's spec names
   Tensor y;                 // (B, N, D)
   Tensor perm;              // (H, N) int64, with sgd; undefined: drawn from the seed
   Tensor cotangent;         // dz, z's shape; undefined: no gradients
@@ -53,6 +53,6 @@ std::optional<TTTOptions> check_layer_inputs(const LayerRequest& request, const 
 // "aux.inner_loss.final", "aux.W.step<t>.<name>" and with SGD "perm"; with a cotangent "loss"
 // (sum(z * dz)), "grad.y" and "grad.<parameter>" for every parameter. The parameters' names and
 // shapes are checked by the layers themselves before any compute.
-nn::NamedTensors run_layer(const LayerRequest& request, const LayerInputs& inputs);
+NamedTensors run_layer(const LayerRequest& request, const LayerInputs& inputs);
 
 }  // namespace mttt::ttt

@@ -76,16 +76,16 @@ std::vector<std::string> inner_names(LearnerKind kind) {
   return out;
 }
 
-nn::NamedTensors TTTParams::named(const TTTOptions& o) const {
-  nn::NamedTensors out;
+NamedTensors TTTParams::named(const TTTOptions& o) const {
+  NamedTensors out;
   for (const TTTParamRow* row : ttt_param_rows(o)) out.emplace_back(row->name, row->get(*this));
   return out;
 }
 
-TTTParams TTTParams::from_named(const nn::NamedTensors& tensors, const TTTOptions& o) {
+TTTParams TTTParams::from_named(const NamedTensors& tensors, const TTTOptions& o) {
   const auto rows = ttt_param_rows(o);
   TTTParams p = empty_params(o);
-  for (const TTTParamRow* row : rows) row->slot(p) = nn::tensor_named(tensors, row->name, "ttt");
+  for (const TTTParamRow* row : rows) row->slot(p) = tensor_named(tensors, row->name, "ttt");
   for (const auto& [key, t] : tensors) {
     bool known = false;
     for (const TTTParamRow* row : rows) known = known || key == row->name;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "mttt/ttt_options.hpp"
-#include "nn/optim/named_tensors.hpp"
+#include "tensor/named_tensors.hpp"
 
 namespace mttt::ttt {
 
@@ -24,10 +24,10 @@ struct TTTParams {
   FastWeights inner;                         // W0
 
   // The present parameters in the table's order, under the spec's names without a prefix.
-  nn::NamedTensors named(const TTTOptions& options) const;
+  NamedTensors named(const TTTOptions& options) const;
   // Strict: a missing or unexpected name, or a shape or dtype that disagrees with H and D (D
   // read from phi.kernel), is an error naming it.
-  static TTTParams from_named(const nn::NamedTensors& tensors, const TTTOptions& options);
+  static TTTParams from_named(const NamedTensors& tensors, const TTTOptions& options);
 };
 
 // One row of the table.

@@ -32,7 +32,7 @@ Tensor heads_side_by_side(const Tensor& kernel) {
 
 // The linear-attention parameters that MTTT-Linear's inner step amounts to, as functions of
 // the TTT parameters (differentiable: gradients flow back to them).
-nn::NamedTensors linear_attention_parameters(const TTTParams& p, double eta) {
+NamedTensors linear_attention_parameters(const TTTParams& p, double eta) {
   Tensor g_t = permute(p.g_kernel, {0, 2, 1});                        // (H, D, d): g_h^T
   Tensor value_bias = reshape(matmul(p.g_bias, g_t), {-1}) * (-eta);   // -eta b_g g_h^T, heads side by side
   return {{"query.kernel", heads_side_by_side(p.psi_kernel)},
@@ -85,7 +85,7 @@ void kernel_identity(const Context& c, DType dtype) {
   const double estimate = unit_roundoff(dtype) * std::sqrt(summed_terms(s));
   Generator g(c.seed + 1);
   nn::SelfAttention attention(s.width, s.heads, g, dtype);
-  nn::NamedTensors params = attention.named_parameters();
+  NamedTensors params = attention.named_parameters();
   for (const auto& [name, t] : params)
     if (name.find("bias") != std::string::npos) perturb(t, g);
   attention.to_(c.device);

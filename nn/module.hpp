@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "nn/optim/named_tensors.hpp"
+#include "tensor/named_tensors.hpp"
 #include "tensor/core.hpp"
 
 namespace mttt::nn {

@@ -26,5 +26,8 @@ inline constexpr Device kCPU{DeviceType::cpu, 0};
 std::string to_string(Device device);
 // "cpu", "thrust-host", "cuda", "cuda:1"; throws on anything else.
 Device parse_device(std::string_view text);
+// Throws, saying how to build one, when this build lacks `device`'s backend (for cuda: also when
+// no GPU can be used). Programs call it before any work, to name a bad --device at once.
+void require_device(Device device);
 
 }  // namespace mttt

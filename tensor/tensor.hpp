@@ -1,11 +1,13 @@
-// The tensor library in one include: the Tensor type, creation, every operation, fusion and
-// the autodiff API (grad, backward, no_grad scopes, gradcheck).
+// The tensor library in one include: the Tensor type, creation, every operation, fusion, the
+// autodiff API (grad, backward, no_grad scopes, gradcheck) and the devices' statistics. The
+// backend interface (tensor/backend/backend.hpp) is not in it: code that implements or measures
+// kernels includes it itself.
 #pragma once
 
 #include "tensor/autograd.hpp"
-#include "tensor/backend/backend.hpp"
 #include "tensor/core.hpp"
 #include "tensor/creation.hpp"
+#include "tensor/device_stats.hpp"
 #include "tensor/gradcheck.hpp"
 #include "tensor/ops/elementwise.hpp"
 #include "tensor/ops/index.hpp"

@@ -50,7 +50,7 @@ Batch sample(Generator& g) {
 // What the outer loop learns: theta = (phi, psi, g, h, W0, log eta), paper section 3.
 struct Theta {
   Tensor phi, psi, g, h, w0, log_eta;
-  nn::NamedTensors named() const {
+  NamedTensors named() const {
     return {{"phi", phi}, {"psi", psi}, {"g", g}, {"h", h}, {"w0", w0}, {"log_eta", log_eta}};
   }
 };

@@ -81,7 +81,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
           name);
     Tensor host = contiguous(t.detach());
     std::vector<char> bytes(static_cast<std::size_t>(host.numel()) * itemsize(host.dtype()));
-    backend_of(host).copy_to_host(host, bytes.data());
+    copy_to_host(host, bytes.data());
     header[name] = {{"dtype", dtype_code(host.dtype())},
                     {"shape", host.shape().vec()},
                     {"data_offsets", {offset, offset + bytes.size()}}};
@@ -129,8 +129,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
     Tensor t;
     if (e.dtype == "F32" || e.dtype == "F64" || e.dtype == "I64") {
       DType dtype = e.dtype == "F32" ? DType::float32 : e.dtype == "F64" ? DType::float64 : DType::int64;
-      t = Tensor::empty(e.shape, dtype);
-      backend_of(t).copy_from_host(raw.data(), t);
+      t = from_host(raw.data(), e.shape, {dtype});
     } else if (e.dtype == "I32") {
       std::vector<std::int64_t> v(numel(e.shape));
       for (std::size_t i = 0; i < v.size(); ++i) {

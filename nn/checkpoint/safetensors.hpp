@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "nn/optim/named_tensors.hpp"
+#include "tensor/named_tensors.hpp"
 #include "tensor/shape.hpp"
 
 namespace mttt::nn {

@@ -12,6 +12,7 @@
 
 #include "nn/data/augment/mixup.hpp"
 #include "tensor/error.hpp"
+#include "tensor/ops/transfer.hpp"
 
 namespace mttt::nn::data {
 
@@ -121,8 +122,10 @@ Pipeline::Item Pipeline::build(const Job& job) const {
   const auto& o = options_;
   const auto rows = static_cast<std::int64_t>(job.indices.size());
   const std::int64_t row_size = std::int64_t{shape_.height} * shape_.width * shape_.channels;
-  Tensor images = Tensor::empty({rows, shape_.height, shape_.width, shape_.channels});
-  float* out = images.data<float>();
+  // The batch is built in host memory, corrupt rows replaced or dropped and mixup applied there,
+  // then handed to a tensor once.
+  std::vector<float> pixels(static_cast<std::size_t>(rows * row_size));
+  float* out = pixels.data();
   std::vector<std::string> errors(static_cast<std::size_t>(rows));
   std::vector<char> ok(static_cast<std::size_t>(rows), 0);
 
@@ -165,17 +168,14 @@ Pipeline::Item Pipeline::build(const Job& job) const {
   }
   if (!o.repeat && static_cast<std::int64_t>(keep.size()) < rows) {
     const auto kept = static_cast<std::int64_t>(keep.size());
-    Tensor compact = Tensor::empty({kept, shape_.height, shape_.width, shape_.channels});
-    float* dst = compact.data<float>();
     std::vector<std::int64_t> kept_indices, kept_epochs;
-    for (std::int64_t i = 0; i < kept; ++i) {
+    for (std::int64_t i = 0; i < kept; ++i) {  // kept rows move forward in place (j >= i)
       const auto j = keep[static_cast<std::size_t>(i)];
-      std::memcpy(dst + i * row_size, out + j * row_size, static_cast<std::size_t>(row_size) * sizeof(float));
+      if (j != i)
+        std::memcpy(out + i * row_size, out + j * row_size, static_cast<std::size_t>(row_size) * sizeof(float));
       kept_indices.push_back(indices[static_cast<std::size_t>(j)]);
       kept_epochs.push_back(epochs[static_cast<std::size_t>(j)]);
     }
-    images = compact;
-    out = dst;
     indices = std::move(kept_indices);
     epochs = std::move(kept_epochs);
   }
@@ -214,7 +214,7 @@ Pipeline::Item Pipeline::build(const Job& job) const {
   } else {
     batch.labels = Tensor::empty({0}, DType::int64);  // the last batch of a shard may be empty
   }
-  batch.images = images;
+  batch.images = from_host(out, {count, shape_.height, shape_.width, shape_.channels}, {DType::float32});
   batch.indices = std::move(indices);
   item.epochs = std::move(epochs);
   return item;

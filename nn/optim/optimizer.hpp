@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/optim/named_tensors.hpp"
+#include "tensor/named_tensors.hpp"
 #include "nn/optim/schedule.hpp"
 
 namespace mttt::nn {

@@ -59,6 +59,8 @@ Backend& backend(Device device) {
   fail("device", "unknown device");
 }
 
+void require_device(Device device) { backend(device); }
+
 MemoryStats memory_stats(Device device) { return backend(device).memory_stats(); }
 void reset_peak_memory(Device device) { backend(device).reset_peak_memory(); }
 void empty_cache(Device device) { backend(device).empty_cache(); }

@@ -12,6 +12,7 @@
 #include "tensor/backend/caching_allocator.hpp"
 #include "tensor/backend/device_counters.hpp"
 #include "tensor/core.hpp"
+#include "tensor/device_stats.hpp"
 #include "tensor/expr/program.hpp"
 #include "tensor/random.hpp"
 
@@ -133,12 +134,5 @@ class BackendSubstitution {
   DeviceType type_;
   Backend* previous_;
 };
-
-MemoryStats memory_stats(Device device = kCPU);
-void reset_peak_memory(Device device = kCPU);
-void empty_cache(Device device = kCPU);
-LaunchStats launch_stats(Device device = kCPU);
-// The sum over every device this process has used (the profiler's and the benchmarks' figure).
-LaunchStats launch_stats_all_devices();
 
 }  // namespace mttt

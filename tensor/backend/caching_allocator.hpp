@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "tensor/device_stats.hpp"
+
 namespace mttt {
 
 // A device's queue of work; 0 is the default stream (on CUDA, the cudaStream_t as an integer).
@@ -42,15 +44,6 @@ class StreamEvents {
   virtual std::uint64_t record(StreamId stream) = 0;
   virtual bool completed(std::uint64_t event) = 0;
   virtual void release(std::uint64_t event) = 0;
-};
-
-struct MemoryStats {
-  std::int64_t bytes_in_use = 0;       // handed out and not yet returned (rounded sizes)
-  std::int64_t peak_bytes_in_use = 0;
-  std::int64_t bytes_cached = 0;       // returned, held for reuse
-  std::int64_t bytes_awaiting_streams = 0;  // returned, held until other streams' work on them is done
-  std::int64_t system_allocations = 0; // calls to the raw allocator
-  std::int64_t cache_hits = 0;
 };
 
 class CachingAllocator {

@@ -8,35 +8,9 @@
 #include <atomic>
 #include <cstdint>
 
+#include "tensor/device_stats.hpp"
+
 namespace mttt {
-
-// What each field counts is the same on every device: on the CPU a kernel is one call of a
-// Backend compute or data-movement method (it runs to completion, so it never syncs or copies).
-struct LaunchStats {
-  std::int64_t kernel_launches = 0;     // kernels (and library calls: a GEMM counts one) started
-  std::int64_t host_syncs = 0;          // waits of the host for the device (a value read back, a stream synchronised)
-  std::int64_t bytes_to_device = 0;     // host -> device copies
-  std::int64_t bytes_to_host = 0;       // device -> host copies
-  std::int64_t driver_allocations = 0;  // calls to the raw allocators (cudaMalloc, cudaHostAlloc; aligned_alloc on the host)
-
-  LaunchStats& operator+=(const LaunchStats& o) {
-    kernel_launches += o.kernel_launches;
-    host_syncs += o.host_syncs;
-    bytes_to_device += o.bytes_to_device;
-    bytes_to_host += o.bytes_to_host;
-    driver_allocations += o.driver_allocations;
-    return *this;
-  }
-  // The work between two snapshots: later - earlier.
-  friend LaunchStats operator-(LaunchStats a, const LaunchStats& b) {
-    a.kernel_launches -= b.kernel_launches;
-    a.host_syncs -= b.host_syncs;
-    a.bytes_to_device -= b.bytes_to_device;
-    a.bytes_to_host -= b.bytes_to_host;
-    a.driver_allocations -= b.driver_allocations;
-    return a;
-  }
-};
 
 // The counters of one device; every field is atomic, so any thread may count.
 class DeviceCounters {

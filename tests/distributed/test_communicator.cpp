@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tensor/backend/backend.hpp"
 #include "tensor/distributed/communicator.hpp"
 #include "tensor/tensor.hpp"
 #include "tests/distributed/world.hpp"

@@ -212,6 +212,20 @@ std::vector<OpRow> make_table() {
   // --- transfer.hpp ------------------------------------------------------------------------
   t.push_back({"to", "transfer", kEveryOrder, "copy_to_host, copy_from_host", kEveryBackend, -1,
                [](V v) { return to(to(v[0], kCPU) * 2.0, v[0].device()); }, x345});
+  // Host memory in and out, not recorded: any layout read out row-major, and read back in.
+  t.push_back({"copy_to_host", "transfer", 0, "copy_to_host", kEveryBackend, -1,
+               [](V v) {
+                 std::vector<double> host(static_cast<std::size_t>(v[0].numel()));
+                 copy_to_host(v[0], host.data());
+                 return from_vector(host, v[0].shape(), {DType::float64, v[0].device()});
+               },
+               x345});
+  t.push_back({"from_host", "transfer", 0, "copy_from_host", kEveryBackend, -1,
+               [](V v) {
+                 const std::vector<double> host = v[0].to_vector<double>();
+                 return from_host(host.data(), v[0].shape(), {DType::float64, v[0].device()});
+               },
+               x345});
   return t;
 }
 

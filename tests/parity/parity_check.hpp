@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 
+#include "tensor/backend/backend.hpp"
 #include "tensor/tensor.hpp"
 
 namespace mttt::parity {

@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     }
   try {
     options.device = mttt::parse_device(device_text);
-    mttt::backend(options.device);  // a device this build lacks is named before anything runs
+    mttt::require_device(options.device);  // a device this build lacks is named before anything runs
     options.threads.clear();
     for (auto t : mttt::bench::parse_positive_list(threads_text, "--threads")) options.threads.push_back(static_cast<int>(t));
   } catch (const std::exception& e) {

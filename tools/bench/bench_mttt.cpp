@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
       {"layers", run_layers}, {"layers_s16", run_layers_s16}, {"scaling", run_scaling}, {"vit", run_vit_step}};
   try {
     options.device = mttt::parse_device(device_text);
-    mttt::backend(options.device);  // a device this build lacks is named before anything runs
+    mttt::require_device(options.device);  // a device this build lacks is named before anything runs
     options.layers = split(layers_text);
     std::vector<std::string> known;
     for (const auto& c : layer_cases()) known.push_back(c.name);

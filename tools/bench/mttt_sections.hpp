@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tensor/backend/backend.hpp"
+#include "tensor/device_stats.hpp"
 #include "tools/bench/bench_util.hpp"
 
 namespace mttt::bench {

@@ -22,7 +22,7 @@
 #include "mttt/ttt_mixer.hpp"
 #include "nn/data/fashion_mnist.hpp"
 #include "nn/train/trainer.hpp"
-#include "tensor/backend/backend.hpp"
+#include "tensor/device_stats.hpp"
 #include "tensor/tensor.hpp"
 
 namespace {

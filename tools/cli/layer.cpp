@@ -33,7 +33,7 @@ void run_layer_command(LayerArgs& a) {
   if (X.contains("y")) in.y = X.at("y");
   if (!a.perm.empty()) in.perm = nn::load_safetensors(a.perm).at("perm");
   if (!a.cotangent.empty()) in.cotangent = nn::load_safetensors(a.cotangent).at("dz");
-  const nn::NamedTensors out = ttt::run_layer(a.request, in);
+  const NamedTensors out = ttt::run_layer(a.request, in);
   nn::save_safetensors(a.out, out, {{"kind", a.request.kind}});
   fmt::print("wrote {} ({} tensors)\n", a.out, out.size());
 }

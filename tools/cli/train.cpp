@@ -17,7 +17,6 @@
 #include "nn/train/data_setup.hpp"
 #include "nn/train/trainer.hpp"
 #include "tensor/distributed/communicator.hpp"
-#include "tensor/backend/backend.hpp"
 #include "tensor/device.hpp"
 #include "tools/cli/commands.hpp"
 
@@ -35,7 +34,7 @@ struct TrainArgs {
 // --device D is run.device (docs/config.md); the device's backend must be in this build.
 void add_device(const std::string& name, std::vector<std::string>& overrides) {
   if (name.empty()) return;
-  backend(parse_device(name));  // throws, saying how to build it, for a device this build lacks
+  require_device(parse_device(name));  // throws, saying how to build it, for a device this build lacks
   overrides.push_back(fmt::format("run.device=\"{}\"", name));
 }
 

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mttt/verify.hpp"
-#include "tensor/backend/backend.hpp"
+#include "tensor/device.hpp"
 #include "tensor/error.hpp"
 #include "tools/cli/commands.hpp"
 
@@ -107,7 +107,7 @@ void run(VerifyArgs& args) {
           folder.string());
   }
   args.options.device = parse_device(args.device);
-  backend(args.options.device);  // throws, saying how to build it, for a device this build lacks
+  require_device(args.options.device);  // throws, saying how to build it, for a device this build lacks
   RowProgress progress;
   args.options.on_group = [&](const std::string& group, std::size_t i, std::size_t n) { progress.start(group, i, n); };
   auto rows = ttt::verify_equivalences(args.options);

@@ -1,6 +1,7 @@
 // Named tensors in a fixed order (the order a module lists its parameters), and the glob
 // patterns that select them by name: `*` matches any run of characters, dots included, so
-// `blocks.*.layer.inner.*` and `*.kernel` read as in the spec.
+// `blocks.*.layer.inner.*` and `*.kernel` read as in the spec. In tensor/ because nn/ (modules,
+// optimisers, checkpoints) and mttt/ (the TTT layers' parameter sets) both name tensors.
 #pragma once
 
 #include <string>
@@ -10,7 +11,7 @@
 
 #include "tensor/core.hpp"
 
-namespace mttt::nn {
+namespace mttt {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
@@ -22,4 +23,4 @@ const Tensor& tensor_named(const NamedTensors& tensors, std::string_view name, s
 bool glob_match(std::string_view pattern, std::string_view name);
 bool matches_any(const std::vector<std::string>& patterns, std::string_view name);
 
-}  // namespace mttt::nn
+}  // namespace mttt

@@ -1,8 +1,8 @@
-#include "nn/optim/named_tensors.hpp"
+#include "tensor/named_tensors.hpp"
 
 #include "tensor/error.hpp"
 
-namespace mttt::nn {
+namespace mttt {
 
 const Tensor* find_tensor(const NamedTensors& tensors, std::string_view name) {
   for (const auto& [key, t] : tensors)
@@ -43,4 +43,4 @@ bool matches_any(const std::vector<std::string>& patterns, std::string_view name
   return false;
 }
 
-}  // namespace mttt::nn
+}  // namespace mttt
