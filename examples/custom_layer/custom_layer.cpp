@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "nn/config_values.hpp"
 #include "nn/data/fashion_mnist.hpp"
 #include "nn/layers/linear.hpp"
 #include "nn/token_mixer.hpp"
@@ -64,7 +65,7 @@ class GatedMean : public nn::TokenMixer {
 // builds one per block.
 void register_gated_mean() {
   nn::register_token_mixer("gated_mean", [](const nn::TokenMixerSpec& spec, Generator& generator) {
-    nn::check_option_keys(spec.kind, spec.options, {"gate"});  // an unknown key is refused, named
+    nn::check_keys(spec.options, "layer '" + spec.kind + "'", {"gate"});  // an unknown key is refused, named
     const nlohmann::json gate = spec.options.value("gate", nlohmann::json(true));
     check(gate.is_boolean(), "gated_mean", "option 'gate' must be true or false, got {}", gate.dump());
     return std::unique_ptr<nn::TokenMixer>(new GatedMean(spec.width, gate.get<bool>(), generator, spec.dtype));
