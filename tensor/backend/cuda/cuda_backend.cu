@@ -30,10 +30,27 @@ void check_cublas(cublasStatus_t status, const char* call) {
                             std::to_string(static_cast<int>(status)) + ")");
 }
 
+// cudaMalloc is among the calls a stream capture forbids the capturing thread (thread-local
+// mode): it is not enqueued, so a graph that relied on it being replayed would be invalid. A
+// graph's pool takes fresh memory during its capture and never relies on that (the memory stays
+// the graph's), so the call is made in relaxed mode for its duration, as PyTorch's allocator
+// does; outside a capture the mode changes nothing.
+class RelaxedCaptureMode {
+ public:
+  RelaxedCaptureMode() { cudaThreadExchangeStreamCaptureMode(&mode_); }
+  ~RelaxedCaptureMode() { cudaThreadExchangeStreamCaptureMode(&mode_); }
+  RelaxedCaptureMode(const RelaxedCaptureMode&) = delete;
+  RelaxedCaptureMode& operator=(const RelaxedCaptureMode&) = delete;
+
+ private:
+  cudaStreamCaptureMode mode_ = cudaStreamCaptureModeRelaxed;
+};
+
 class CudaRawAllocator final : public RawAllocator {
  public:
   void* allocate(std::size_t bytes) override {
     void* pointer = nullptr;
+    RelaxedCaptureMode relaxed;
     const cudaError_t status = cudaMalloc(&pointer, bytes);
     if (status == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();  // clear it: the caching allocator frees its cache and retries
@@ -152,11 +169,13 @@ cublasHandle_t cublas() {
   constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
   static void* workspace = [] {
     void* w = nullptr;
+    RelaxedCaptureMode relaxed;  // the first GEMM may be inside a capture
     check_cuda(cudaMalloc(&w, kWorkspaceBytes), "cudaMalloc (cuBLAS workspace)");
     return w;
   }();
   static cublasHandle_t handle = [] {
     cublasHandle_t h = nullptr;
+    RelaxedCaptureMode relaxed;  // it allocates, and the first GEMM may be inside a capture
     check_cublas(cublasCreate(&h), "cublasCreate");
     return h;
   }();
