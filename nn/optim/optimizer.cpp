@@ -38,7 +38,7 @@ bool Optimizer::step(bool check_finite) {
   // Where non-finite gradients must be caught at once (run.nonfinite = skip), the norm is read
   // here: one synchronisation. Otherwise nothing crosses to the host, and a non-finite norm
   // applies nothing all the same (apply_update).
-  if (check_finite && squared_grad_norm_.defined() && !std::isfinite(squared_grad_norm_.item<double>())) return false;
+  if (check_finite && has_norm_ && !std::isfinite(squared_grad_norm_.item<double>())) return false;
   apply_update();
   finish_step();
   return true;
@@ -83,16 +83,27 @@ Tensor Optimizer::step_scalar(DType dtype, int k) const {
 void Optimizer::compute_norm() {
   // Global norm over the trainable gradients, accumulated in float64 on the parameters' device.
   // Nothing crosses to the host: the clipping factor min(1, clip_norm / norm) is computed and
-  // applied there, and last_grad_norm() reads the norm only when asked.
-  Tensor squares;
+  // applied there, and last_grad_norm() reads the norm only when asked. The norm and the flag
+  // are written into tensors kept across steps, so that after a replayed update (tensor/graph.hpp)
+  // they hold the replay's values whatever ran eagerly in between.
+  std::vector<Tensor> squares;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].second.grad();
     if (frozen_[i] || !g.defined()) continue;
-    Tensor s = sum(cast(square(g), DType::float64));
-    squares = squares.defined() ? squares + s : s;
+    squares.push_back(sum(cast(square(g), DType::float64)));
   }
-  squared_grad_norm_ = squares;
-  norm_finite_ = Tensor();
+  has_norm_ = !squares.empty();
+  if (!has_norm_) return;
+  const Device device = squares.front().device();
+  if (!squared_grad_norm_.defined() || squared_grad_norm_.device() != device) {
+    squared_grad_norm_ = empty({}, {DType::float64, device});
+    norm_finite_ = empty({}, {DType::float64, device});
+  }
+  Tensor partial = squares.front();
+  for (std::size_t k = 1; k + 1 < squares.size(); ++k) partial = partial + squares[k];
+  if (squares.size() == 1) copy_(squared_grad_norm_, partial);
+  else fuse_into(squared_grad_norm_, [](Expr a, Expr b) { return a + b; }, partial, squares.back());
+  fuse_into(norm_finite_, [](Expr s) { return eq(s - s, s.constant(0.0)); }, squared_grad_norm_);  // Inf - Inf, NaN: NaN
 }
 
 void Optimizer::apply_update() {
@@ -100,8 +111,8 @@ void Optimizer::apply_update() {
   // `applied` (1 when the norm is finite) is 0, a choice made on the device.
   const Tensor& squares = squared_grad_norm_;
   Tensor clip, applied;  // float64 scalars
-  if (squares.defined()) {
-    applied = norm_finite_ = fuse([](Expr s) { return eq(s - s, s.constant(0.0)); }, squares);  // Inf - Inf, NaN: NaN
+  if (has_norm_) {
+    applied = norm_finite_;
     if (options_.clip_norm > 0) {
       const double c = options_.clip_norm;
       clip = fuse([c](Expr s) { return minimum(s.constant(1.0), c / sqrt(s)); }, squares);
@@ -137,10 +148,10 @@ void Optimizer::apply_update() {
   }
 }
 
-Tensor Optimizer::grad_norm_finite() const { return norm_finite_; }
+Tensor Optimizer::grad_norm_finite() const { return has_norm_ ? norm_finite_ : Tensor(); }
 
 double Optimizer::last_grad_norm() const {
-  return squared_grad_norm_.defined() ? std::sqrt(squared_grad_norm_.item<double>()) : 0.0;
+  return has_norm_ ? std::sqrt(squared_grad_norm_.item<double>()) : 0.0;
 }
 
 NamedTensors Optimizer::state() const {

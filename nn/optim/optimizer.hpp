@@ -96,8 +96,9 @@ class Optimizer {
   OptimizerOptions options_;
   std::vector<bool> frozen_, decayed_;
   std::int64_t steps_ = 0;
-  Tensor squared_grad_norm_;  // float64 scalar on the parameters' device; undefined before a step
+  Tensor squared_grad_norm_;  // float64 scalar on the parameters' device, kept across steps
   Tensor norm_finite_;        // 1 or 0, float64 scalar beside it: what step() applied
+  bool has_norm_ = false;     // the last step had trainable gradients
   const char* name_;
 };
 
