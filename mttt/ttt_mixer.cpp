@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "nn/random_step.hpp"
+#include "tensor/graph.hpp"
 
 namespace mttt::ttt {
 
@@ -61,11 +62,14 @@ TTTMixer::TTTMixer(const TTTOptions& options, std::int64_t width, Generator& gen
 }
 
 Tensor TTTMixer::permutation(std::int64_t tokens, Device device) {
-  auto step = nn::RandomStep::current();
-  std::uint64_t key = step ? mix(step->first, step->second) : own_steps_++;
-  Generator generator(mix(seed_, key));
-  // Drawn on the CPU whatever the device, so that a seed gives the same orders everywhere.
-  return to(draw_permutation(options_.heads, tokens, generator), device);
+  // Drawn on the CPU whatever the device, so that a seed gives the same orders everywhere; a
+  // captured training step (tensor/graph.hpp) draws them again before each replay.
+  return host_input(device, [this, tokens] {
+    auto step = nn::RandomStep::current();
+    std::uint64_t key = step ? mix(step->first, step->second) : own_steps_++;
+    Generator generator(mix(seed_, key));
+    return draw_permutation(options_.heads, tokens, generator);
+  });
 }
 
 Tensor TTTMixer::forward(const Tensor& y) {

@@ -69,7 +69,7 @@ PY
 if [ $dry_run -eq 1 ]; then
   section[build]='{"planned": "meson setup BUILD -Dcuda=enabled && ninja -C BUILD"}'
   section[tests]='{"planned": "meson test -C BUILD"}'
-  section[parity_gpu]='{"planned": "MTTT_PARITY_DEVICE=cuda BUILD/tests/test_parity_ops and test_parity_training"}'
+  section[parity_gpu]='{"planned": "MTTT_PARITY_DEVICE=cuda BUILD/tests/test_parity_ops, test_parity_training, test_parity_graph and test_parity_step_graph"}'
   section[training]='{"planned": "BUILD/tools/cli/mttt train --config examples/configs/fashion_mnist_demo.json --device cuda"}'
   section[benchmarks]='{"planned": "BUILD/tools/bench/bench_foundation --sections gemm,batched --device cuda and bench_mttt --device cuda"}'
   write_report dry-run
@@ -107,7 +107,9 @@ for l in open(sys.argv[1]):
 print(json.dumps(c))' "$build/meson-logs/testlog.json")
 
 if MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_ops" > "$build-parity.log" 2>&1 &&
-   MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_training" >> "$build-parity.log" 2>&1; then
+   MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_training" >> "$build-parity.log" 2>&1 &&
+   MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_graph" >> "$build-parity.log" 2>&1 &&
+   MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_step_graph" >> "$build-parity.log" 2>&1; then
   section[parity_gpu]='{"ok": true}'
 else
   section[parity_gpu]='{"ok": false, "log": "'"$build-parity.log"'"}'
@@ -129,6 +131,13 @@ OMP_WAIT_POLICY=PASSIVE "$build/tools/bench/bench_foundation" --sections gemm,ba
   --json "$build-foundation.json" > /dev/null 2>&1
 OMP_WAIT_POLICY=PASSIVE "$build/tools/bench/bench_mttt" --sections layers,scaling,vit --device cuda \
   --json "$build-mttt.json" > /dev/null 2>&1
-section[benchmarks]=$(python3 -c 'import json,sys; print(json.dumps({"foundation": json.load(open(sys.argv[1])), "mttt": json.load(open(sys.argv[2]))}))' \
-  "$build-foundation.json" "$build-mttt.json" 2>/dev/null || echo null)
+# The ViT step replayed from a CUDA graph (run.cuda_graphs), beside the eager one above.
+OMP_WAIT_POLICY=PASSIVE "$build/tools/bench/bench_mttt" --sections vit --device cuda --cuda-graphs --warmup 2 \
+  --json "$build-mttt-graphs.json" > /dev/null 2>&1
+section[benchmarks]=$(python3 -c 'import json,sys
+def load(p):
+    try: return json.load(open(p))
+    except Exception: return None
+print(json.dumps({"foundation": load(sys.argv[1]), "mttt": load(sys.argv[2]), "mttt_cuda_graphs": load(sys.argv[3])}))' \
+  "$build-foundation.json" "$build-mttt.json" "$build-mttt-graphs.json" 2>/dev/null || echo null)
 write_report full

@@ -16,7 +16,7 @@ if [ -z "$gpu" ]; then
 fi
 
 programs=(tools/cli/mttt tools/bench/bench_mttt tools/bench/bench_foundation tests/test_parity_ops tests/test_parity_training)
-optional=(tests/test_parity_kernels)  # run when present (a bundle may lack it)
+optional=(tests/test_parity_kernels tests/test_parity_graph tests/test_parity_step_graph)  # run when present (a bundle may lack them)
 if [ -z "$bin" ]; then
   if [ ! -x "$nvcc" ]; then echo "gpu_report: no nvcc to build with (or pass --bin DIR)"; exit 77; fi
   [ -f "$build/build.ninja" ] || PATH="$(dirname "$nvcc"):$PATH" meson setup "$build" --wrap-mode=nodownload \
@@ -65,11 +65,21 @@ if [ -x "${path[test_parity_kernels]}" ]; then
 else
   echo "gpu_report: [parity_kernels] skipped: no test_parity_kernels among the programs"; status[parity_kernels]=skipped; seconds[parity_kernels]=0
 fi
+# Graphs (tensor/graph.hpp): captured work and captured training steps equal eager ones on the GPU.
+for t in parity_graph parity_step_graph; do
+  if [ -x "${path[test_$t]}" ]; then
+    step "$t" 60 env MTTT_PARITY_DEVICE=cuda "${path[test_$t]}"
+  else
+    echo "gpu_report: [$t] skipped: no test_$t among the programs"; status[$t]=skipped; seconds[$t]=0
+  fi
+done
 step verify 60 "${path[mttt]}" verify --batch 8 --tokens 196 --width 192 --heads 3 --device cuda \
   --json "$logs/verify.json"
 step parity_training 90 env MTTT_PARITY_DEVICE=cuda "${path[test_parity_training]}"
 step bench 150 "${path[bench_mttt]}" --device cuda --sections layers,layers_s16,vit --repeats 10 --warmup 2 \
   --json "$logs/bench_mttt.json"
+step bench_graphs 60 "${path[bench_mttt]}" --device cuda --sections vit --cuda-graphs --repeats 10 --warmup 2 \
+  --json "$logs/bench_mttt_graphs.json"
 step reduce 40 "${path[bench_foundation]}" --sections reduce --device cuda --repeats 10 --json "$logs/bench_reduce.json"
 step profile 40 env MTTT_PROFILE=1 "${path[bench_mttt]}" --device cuda --sections layers \
   --layers linear_attention,mttt_mlp_t1 --repeats 3 --json "$logs/bench_profile.json"

@@ -1,4 +1,5 @@
-"""Summarises a `gpu_report.sh --quick` run: reads its logs folder (bench_mttt.json, peer.log from
+"""Summarises a `gpu_report.sh --quick` run: reads its logs folder (bench_mttt.json, bench_mttt_graphs.json: the ViT
+step replayed from a CUDA graph, peer.log from
 ../shared/gpu/peer_gpu.py, bench_reduce.json, train/metrics.jsonl), writes the JSON report and a Markdown table of
 mttt next to PyTorch eager (same GPU, same run) and the XLA reference figures, and prints the table.
 
@@ -51,7 +52,7 @@ def fmt_ms(value):
     return "-" if value is None else f"{value:.2f}"
 
 
-def table(bench, peer, training, reduce=None):
+def table(bench, peer, training, reduce=None, graphs=None):
     def peer_ms(section, name):
         for row in peer:
             if row.get("section") == section and row.get("name") == PEER_NAMES.get(name, name):
@@ -61,6 +62,8 @@ def table(bench, peer, training, reduce=None):
     lines = []
     for section, peer_section, title in SECTIONS:
         rows = (bench.get(section) or {}).get("rows", [])
+        # The same rows replayed from a CUDA graph (bench_mttt --cuda-graphs), named so.
+        rows = rows + [dict(r, graph=True) for r in ((graphs or {}).get(section) or {}).get("rows", [])]
         if not rows:
             continue
         lines += [f"| {title} | mttt | PyTorch eager | XLA (reference) | mttt / PyTorch | launches | host syncs |",
@@ -74,7 +77,8 @@ def table(bench, peer, training, reduce=None):
             xla = XLA_LAYER_MS.get(row["name"]) if section == "layers" else None
             counters = row.get("train_step_counts") or row.get("step_counts") or {}
             ratio = f"{ours / theirs:.2f}x" if ours and theirs else "-"
-            lines.append(f"| {row['name']} | {fmt_ms(ours)} | {fmt_ms(theirs)} | {fmt_ms(xla)} | {ratio} "
+            label = row["name"] + (" (CUDA graph)" if row.get("graph") else "")
+            lines.append(f"| {label} | {fmt_ms(ours)} | {fmt_ms(theirs)} | {fmt_ms(xla)} | {ratio} "
                          f"| {counters.get('kernel_launches', '-')} | {counters.get('host_syncs', '-')} |")
         lines.append("")
     reduce_rows = [r for r in (reduce or {}).get("reduce", {}).get("rows", [])]
@@ -98,11 +102,13 @@ def main(argv):
         training = {"accuracy": evals[0]["accuracy"], "train_seconds": evals[0]["train_seconds"],
                     "images_per_second": DEMO_TRAIN_IMAGES / evals[0]["train_seconds"]}
     reduce = load_json(os.path.join(logs, "bench_reduce.json"))
-    markdown = table(bench, peer, training, reduce)
+    graphs = load_json(os.path.join(logs, "bench_mttt_graphs.json"))
+    markdown = table(bench, peer, training, reduce, graphs)
     report = {"format": "mttt-gpu-report-1", "mode": "quick",
               "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "elapsed_seconds": int(elapsed), "machine": json.loads(machine), "steps": json.loads(steps),
-              "training": training, "benchmarks": {"mttt": bench or None, "peer": peer or None, "reduce": reduce},
+              "training": training, "benchmarks": {"mttt": bench or None, "mttt_cuda_graphs": graphs, "peer": peer or None,
+                             "reduce": reduce},
               "table_markdown": markdown}
     with open(out, "w") as f:
         json.dump(report, f, indent=2)

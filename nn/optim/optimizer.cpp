@@ -1,5 +1,6 @@
 #include "nn/optim/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/tensor.hpp"
@@ -31,26 +32,86 @@ void Optimizer::zero_grad() {
 
 bool Optimizer::step(bool check_finite) {
   NoGrad no_grad;
+  prepare_step();
+  compute_norm();
+  // Where non-finite gradients must be caught at once (run.nonfinite = skip), the norm is read
+  // here: one synchronisation. Otherwise nothing crosses to the host, and a non-finite norm
+  // applies nothing all the same (apply_update).
+  if (check_finite && has_norm_ && !std::isfinite(squared_grad_norm_.item<double>())) return false;
+  apply_update();
+  finish_step();
+  return true;
+}
+
+void Optimizer::update() {
+  NoGrad no_grad;
+  compute_norm();
+  apply_update();
+}
+
+void Optimizer::prepare_step() {
+  const double lr = options_.lr(steps_), multiplier = options_.multiplier(steps_);
+  std::vector<double> values = {lr, multiplier, options_.weight_decay * (options_.decay_scaled_by_lr ? lr : 1.0)};
+  for (double v : direction_scalars(steps_)) values.push_back(v);
+  // One tensor per dtype of the trainable parameters, allocated once and then refreshed.
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i].second;
+    if (frozen_[i]) continue;
+    auto held = std::find_if(step_scalars_.begin(), step_scalars_.end(), [&](const auto& e) { return e.first == p.dtype(); });
+    if (held != step_scalars_.end() && held->second.device() == p.device()) continue;
+    if (held != step_scalars_.end()) step_scalars_.erase(held);
+    step_scalars_.emplace_back(p.dtype(), empty({static_cast<std::int64_t>(values.size())}, {p.dtype(), p.device()}));
+  }
+  // Each dtype's values rounded on the host as a constant of a fused program is (static_cast),
+  // and copied without waiting.
+  for (const auto& [dtype, t] : step_scalars_)
+    dispatch_dtype(dtype, [&](auto zero) {
+      using T = decltype(zero);
+      std::vector<T> host(values.size());
+      for (std::size_t k = 0; k < values.size(); ++k) host[k] = static_cast<T>(values[k]);
+      backend_of(t).copy_from_host(host.data(), t);
+    });
+}
+
+Tensor Optimizer::step_scalar(DType dtype, int k) const {
+  for (const auto& [d, t] : step_scalars_)
+    if (d == dtype) return select(t, 0, k);
+  fail(name_, "no step scalars for {} parameters: call prepare_step() before update()", to_string(dtype));
+}
+
+void Optimizer::compute_norm() {
   // Global norm over the trainable gradients, accumulated in float64 on the parameters' device.
   // Nothing crosses to the host: the clipping factor min(1, clip_norm / norm) is computed and
-  // applied there, and last_grad_norm() reads the norm only when asked.
-  Tensor squares;
+  // applied there, and last_grad_norm() reads the norm only when asked. The norm and the flag
+  // are written into tensors kept across steps, so that after a replayed update (tensor/graph.hpp)
+  // they hold the replay's values whatever ran eagerly in between.
+  std::vector<Tensor> squares;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].second.grad();
     if (frozen_[i] || !g.defined()) continue;
-    Tensor s = sum(cast(square(g), DType::float64));
-    squares = squares.defined() ? squares + s : s;
+    squares.push_back(sum(cast(square(g), DType::float64)));
   }
-  squared_grad_norm_ = squares;
-  norm_finite_ = Tensor();
-  // Where non-finite gradients must be caught at once (run.nonfinite = skip), the norm is read
-  // here: one synchronisation. Otherwise nothing crosses to the host, and a non-finite norm
-  // applies nothing all the same: every parameter and slot keeps its value where the flag
+  has_norm_ = !squares.empty();
+  if (!has_norm_) return;
+  const Device device = squares.front().device();
+  if (!squared_grad_norm_.defined() || squared_grad_norm_.device() != device) {
+    squared_grad_norm_ = empty({}, {DType::float64, device});
+    norm_finite_ = empty({}, {DType::float64, device});
+  }
+  Tensor partial = squares.front();
+  for (std::size_t k = 1; k + 1 < squares.size(); ++k) partial = partial + squares[k];
+  if (squares.size() == 1) copy_(squared_grad_norm_, partial);
+  else fuse_into(squared_grad_norm_, [](Expr a, Expr b) { return a + b; }, partial, squares.back());
+  fuse_into(norm_finite_, [](Expr s) { return eq(s - s, s.constant(0.0)); }, squared_grad_norm_);  // Inf - Inf, NaN: NaN
+}
+
+void Optimizer::apply_update() {
+  // A non-finite norm applies nothing: every parameter and slot keeps its value where the flag
   // `applied` (1 when the norm is finite) is 0, a choice made on the device.
-  if (check_finite && squares.defined() && !std::isfinite(squares.item<double>())) return false;
+  const Tensor& squares = squared_grad_norm_;
   Tensor clip, applied;  // float64 scalars
-  if (squares.defined()) {
-    applied = norm_finite_ = fuse([](Expr s) { return eq(s - s, s.constant(0.0)); }, squares);  // Inf - Inf, NaN: NaN
+  if (has_norm_) {
+    applied = norm_finite_;
     if (options_.clip_norm > 0) {
       const double c = options_.clip_norm;
       clip = fuse([c](Expr s) { return minimum(s.constant(1.0), c / sqrt(s)); }, squares);
@@ -63,27 +124,33 @@ bool Optimizer::step(bool check_finite) {
       if (d == dtype) return c;
     return cache.emplace_back(dtype, cast(t, dtype)).second;
   };
-  const double lr = options_.lr(steps_), multiplier = options_.multiplier(steps_);
-  const double decay = options_.weight_decay * (options_.decay_scaled_by_lr ? lr : 1.0);
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].second;
     Tensor g = p.grad();
     if (frozen_[i] || !g.defined()) continue;
     const Tensor ok = in_dtype(applied_as, applied, g.dtype());
     Tensor d = direction(i, clip.defined() ? g * in_dtype(clip_as, clip, g.dtype()) : g, ok);
-    const double wd = decayed_[i] ? decay : 0.0;
-    copy_(p, fuse([lr, wd, multiplier](Expr p_, Expr d_, Expr ok_) {
-            return where(ok_, p_ - multiplier * (lr * d_ + wd * p_), p_);
-          }, p.detach(), d, ok));
+    const Tensor lr = step_scalar(p.dtype(), kLr), multiplier = step_scalar(p.dtype(), kMultiplier);
+    // p <- p - multiplier (lr d + decay p), written in place.
+    if (decayed_[i]) {
+      auto rule = [](Expr p_, Expr d_, Expr ok_, Expr m, Expr lr_, Expr wd) {
+        return where(ok_, p_ - m * (lr_ * d_ + wd * p_), p_);
+      };
+      const Tensor wd = step_scalar(p.dtype(), kDecay);
+      if (p.is_contiguous()) fuse_into(p, rule, p, d, ok, multiplier, lr, wd);
+      else copy_(p, fuse(rule, p.detach(), d, ok, multiplier, lr, wd));
+    } else {
+      auto rule = [](Expr p_, Expr d_, Expr ok_, Expr m, Expr lr_) { return where(ok_, p_ - m * (lr_ * d_), p_); };
+      if (p.is_contiguous()) fuse_into(p, rule, p, d, ok, multiplier, lr);
+      else copy_(p, fuse(rule, p.detach(), d, ok, multiplier, lr));
+    }
   }
-  ++steps_;
-  return true;
 }
 
-Tensor Optimizer::grad_norm_finite() const { return norm_finite_; }
+Tensor Optimizer::grad_norm_finite() const { return has_norm_ ? norm_finite_ : Tensor(); }
 
 double Optimizer::last_grad_norm() const {
-  return squared_grad_norm_.defined() ? std::sqrt(squared_grad_norm_.item<double>()) : 0.0;
+  return has_norm_ ? std::sqrt(squared_grad_norm_.item<double>()) : 0.0;
 }
 
 NamedTensors Optimizer::state() const {
@@ -126,7 +193,7 @@ Tensor Sgd::direction(std::size_t i, const Tensor& g, const Tensor& applied) {
   if (momentum_ == 0) return g;
   Tensor& buf = slot(0, i);
   const double m = momentum_;
-  buf = fuse([m](Expr b, Expr g_, Expr ok) { return where(ok, m * b + g_, b); }, buf, g, applied);
+  fuse_into(buf, [m](Expr b, Expr g_, Expr ok) { return where(ok, m * b + g_, b); }, buf, g, applied);
   return nesterov_ ? fuse([m](Expr b, Expr g_) { return g_ + m * b; }, buf, g) : buf;
 }
 
@@ -139,11 +206,15 @@ Tensor Adam::direction(std::size_t i, const Tensor& g, const Tensor& applied) {
   Tensor& mu = slot(0, i);
   Tensor& nu = slot(1, i);
   const double b1 = beta1_, b2 = beta2_, eps = eps_;
-  const double t = static_cast<double>(steps() + 1);
-  const double c1 = 1 - std::pow(b1, t), c2 = 1 - std::pow(b2, t);
-  mu = fuse([b1](Expr m, Expr g_, Expr ok) { return where(ok, b1 * m + (1 - b1) * g_, m); }, mu, g, applied);
-  nu = fuse([b2](Expr v, Expr g_, Expr ok) { return where(ok, b2 * v + (1 - b2) * g_ * g_, v); }, nu, g, applied);
-  return fuse([c1, c2, eps](Expr m, Expr v) { return (m / c1) / (sqrt(v / c2) + eps); }, mu, nu);
+  fuse_into(mu, [b1](Expr m, Expr g_, Expr ok) { return where(ok, b1 * m + (1 - b1) * g_, m); }, mu, g, applied);
+  fuse_into(nu, [b2](Expr v, Expr g_, Expr ok) { return where(ok, b2 * v + (1 - b2) * g_ * g_, v); }, nu, g, applied);
+  return fuse([eps](Expr m, Expr v, Expr c1, Expr c2) { return (m / c1) / (sqrt(v / c2) + eps); }, mu, nu,
+              direction_scalar(mu.dtype(), 0), direction_scalar(mu.dtype(), 1));
+}
+
+std::vector<double> Adam::direction_scalars(std::int64_t s) const {
+  const double t = static_cast<double>(s + 1);
+  return {1 - std::pow(beta1_, t), 1 - std::pow(beta2_, t)};
 }
 
 }  // namespace mttt::nn

@@ -41,6 +41,16 @@ class Optimizer {
   // check a non-finite norm applies nothing either, decided on the device, and steps() still
   // counts the step: the caller watches grad_norm_finite() and stops where it is 0.
   bool step(bool check_finite = false);
+  // step() in three parts, for a caller that captures the update in a graph (tensor/graph.hpp):
+  // prepare_step() copies this step's scalars (lr(s), multiplier(s), the weight decay, a
+  // direction's own such as Adam's bias corrections) into a small tensor on the parameters'
+  // device, one copy without waiting per dtype; update() is the step's device work alone: it
+  // reads those scalars from the device and writes every parameter and slot in place, so that a
+  // replay of it is the next step; finish_step() counts the step. Capture update() only once
+  // every slot exists (after one step).
+  void prepare_step();
+  void update();
+  void finish_step() { ++steps_; }
   // 1 when the last step's gradient norm was finite, else 0: a float64 scalar on the
   // parameters' device, to be read when the caller synchronises anyway.
   Tensor grad_norm_finite() const;
@@ -64,18 +74,31 @@ class Optimizer {
   // Returns the step direction for parameter i (before lr), updating its slots where `applied`
   // (a scalar in g's dtype, 1 or 0, on the device) is 1 and keeping them where it is 0.
   virtual Tensor direction(std::size_t i, const Tensor& g, const Tensor& applied) = 0;
+  // Values of step s that direction() reads from the device (Adam: its bias corrections).
+  virtual std::vector<double> direction_scalars(std::int64_t /*s*/) const { return {}; }
+  // Scalar k of direction_scalars(steps()) in `dtype`, as prepare_step() left it on the device (shape {}).
+  Tensor direction_scalar(DType dtype, int k) const { return step_scalar(dtype, kBaseScalars + k); }
   // Named slots per parameter ("mu", "nu", "momentum"), created lazily.
   std::vector<std::string> slot_names_;
   std::vector<std::vector<Tensor>> slots_;  // [slot][parameter]
   Tensor& slot(std::size_t s, std::size_t i);
 
  private:
+  // The step's scalars on the device: lr(s), multiplier(s), the weight decay's factor, then the
+  // direction's; one tensor per dtype of the trainable parameters.
+  enum : int { kLr, kMultiplier, kDecay, kBaseScalars };
+  Tensor step_scalar(DType dtype, int k) const;
+  void compute_norm();
+  void apply_update();
+
+  std::vector<std::pair<DType, Tensor>> step_scalars_;
   NamedTensors params_;
   OptimizerOptions options_;
   std::vector<bool> frozen_, decayed_;
   std::int64_t steps_ = 0;
-  Tensor squared_grad_norm_;  // float64 scalar on the parameters' device; undefined before a step
+  Tensor squared_grad_norm_;  // float64 scalar on the parameters' device, kept across steps
   Tensor norm_finite_;        // 1 or 0, float64 scalar beside it: what step() applied
+  bool has_norm_ = false;     // the last step had trainable gradients
   const char* name_;
 };
 
@@ -95,6 +118,8 @@ class Adam final : public Optimizer {
 
  private:
   Tensor direction(std::size_t i, const Tensor& g, const Tensor& applied) override;
+  // 1 - beta1^(s+1), 1 - beta2^(s+1).
+  std::vector<double> direction_scalars(std::int64_t s) const override;
   double beta1_, beta2_, eps_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "nn/config_values.hpp"
 #include "nn/train/config_overrides.hpp"
+#include "nn/train/step_graph.hpp"
 #include "tensor/device.hpp"
 #include "tensor/error.hpp"
 
@@ -91,6 +92,7 @@ const std::vector<Key>& keys() {
       integer("run.max_steps", [](TrainConfig& c) -> auto& { return c.run.max_steps; }, 0, kMaxInt64),
       text("run.device", [](TrainConfig& c) -> auto& { return c.run.device; }),
       text("run.nonfinite", [](TrainConfig& c) -> auto& { return c.run.nonfinite; }, {"stop", "skip"}),
+      flag("run.cuda_graphs", [](TrainConfig& c) -> auto& { return c.run.cuda_graphs; }),
   };
   return table;
 }
@@ -149,11 +151,13 @@ TrainConfig parse_train_config(const nlohmann::json& config, const std::vector<s
   check(c.run.batch_size % c.run.accumulation == 0, "config",
         "{}: run.batch_size {} must split into run.accumulation {} equal micro-batches", where, c.run.batch_size,
         c.run.accumulation);
+  Device device;
   try {
-    parse_device(c.run.device);
+    device = parse_device(c.run.device);
   } catch (const Error& e) {
     fail("config", "{}: run.device: {}", where, e.what());
   }
+  if (c.run.cuda_graphs) check_step_graph_config(device, c.run.nonfinite, where);
   return c;
 }
 

@@ -42,6 +42,7 @@ struct RunConfig {
   std::int64_t max_steps = 0;             // > 0: stop after this many steps (smoke runs)
   std::string device = "cpu";             // cpu | thrust-host | cuda | cuda:N: where the model trains
   std::string nonfinite = "stop";         // a NaN/Inf loss or gradient: stop (naming the step) | skip (the update)
+  bool cuda_graphs = false;               // capture a training step once and replay it (nn/train/step_graph.hpp)
 };
 
 struct TrainConfig {

@@ -12,6 +12,7 @@
 #include "nn/random_step.hpp"
 #include "nn/train/checkpoint.hpp"
 #include "nn/train/progress.hpp"
+#include "nn/train/step_graph.hpp"
 #include "nn/train/stop_signal.hpp"
 #include "tensor/tensor.hpp"
 
@@ -119,6 +120,11 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   steps_per_epoch_ = (data_.train->num_examples() + config_.run.batch_size - 1) / config_.run.batch_size;
   total_steps_ = steps_per_epoch_ * config_.run.epochs;
   optimizer_ = make_optimizer(config_.optim, model_->named_parameters(), model_->frozen_names(), total_steps_);
+  if (config_.run.cuda_graphs) {
+    check_step_graph_config(model_->device(), config_.run.nonfinite, "train");
+    check_step_graph_ranks(parallel_->size(), parallel_->comm().kind() == "nccl");
+    step_graph_ = std::make_unique<StepGraph>(model_->device());
+  }
   const std::string metrics_path = (std::filesystem::path(config_.run.out) / "metrics.jsonl").string();
   if (!resume.empty() && root) {
     Checkpoint checkpoint = read_checkpoint(resume);
@@ -162,28 +168,53 @@ double Trainer::train_step(bool log) {
   data::Batch batch;
   check(data_.train->next(batch), "train", "the training stream ended");
   const std::int64_t micro = data_.train->batch_size() / config_.run.accumulation;  // this rank's share
-  Tensor loss_sum;  // on the device: read back only when the step is logged, so steps never wait for it
   std::map<std::string, std::vector<double>> inner;
-  for (std::int64_t a = 0; a < config_.run.accumulation; ++a) {
-    Tensor images = config_.run.accumulation == 1 ? batch.images : slice(batch.images, 0, a * micro, (a + 1) * micro);
-    Tensor labels = config_.run.accumulation == 1 ? batch.labels : slice(batch.labels, 0, a * micro, (a + 1) * micro);
-    images = to_model(images, *model_);
-    labels = to_model(labels, *model_);
-    Tensor loss = softmax_cross_entropy(model_->forward(images), labels, {.label_smoothing = config_.optim.label_smoothing});
-    Tensor scaled = loss * (1.0 / static_cast<double>(config_.run.accumulation));
-    parallel_->backward(scaled, /*average=*/a + 1 == config_.run.accumulation);
-    loss_sum = loss_sum.defined() ? loss_sum + scaled.detach() : scaled.detach();
-    for (auto& [name, r] : reporters) {
-      auto& total = inner[name];
-      total.resize(r->inner_losses().size(), 0.0);
-      for (std::size_t t = 0; t < total.size(); ++t)
-        total[t] += r->inner_losses()[t] / static_cast<double>(config_.run.accumulation);
+  // The forward and backward passes of every micro-batch; the loss stays on the device: read
+  // back only when the step is logged, so steps never wait for it.
+  auto forward_backward = [&](const Tensor& batch_images, const Tensor& batch_labels) {
+    Tensor loss_sum;
+    for (std::int64_t a = 0; a < config_.run.accumulation; ++a) {
+      Tensor images = config_.run.accumulation == 1 ? batch_images : slice(batch_images, 0, a * micro, (a + 1) * micro);
+      Tensor labels = config_.run.accumulation == 1 ? batch_labels : slice(batch_labels, 0, a * micro, (a + 1) * micro);
+      images = to_model(images, *model_);
+      labels = to_model(labels, *model_);
+      Tensor loss = softmax_cross_entropy(model_->forward(images), labels, {.label_smoothing = config_.optim.label_smoothing});
+      Tensor scaled = loss * (1.0 / static_cast<double>(config_.run.accumulation));
+      parallel_->backward(scaled, /*average=*/a + 1 == config_.run.accumulation);
+      loss_sum = loss_sum.defined() ? loss_sum + scaled.detach() : scaled.detach();
+      for (auto& [name, r] : reporters) {
+        if (r->inner_losses().empty()) continue;  // not collected on this step
+        auto& total = inner[name];
+        total.resize(r->inner_losses().size(), 0.0);
+        for (std::size_t t = 0; t < total.size(); ++t)
+          total[t] += r->inner_losses()[t] / static_cast<double>(config_.run.accumulation);
+      }
     }
-  }
+    return loss_sum;
+  };
   const double lr = optimizer_->effective_lr();
-  if (before_update_) before_update_(step_ + 1);
   const bool root = parallel_->is_root();
-  if (config_.run.nonfinite == "skip") {
+  Tensor loss_sum;
+  if (step_graph_) {
+    // run.cuda_graphs (nn/train/step_graph.hpp): the passes and the update as one captured
+    // step; the optimiser's scalars for this step cross before it, its count after.
+    const bool reads_back = (log && config_.run.inner_losses && !reporters.empty()) || before_update_ != nullptr;
+    optimizer_->prepare_step();
+    loss_sum = step_graph_->run(batch.images, batch.labels, reads_back, [&](const Tensor& images, const Tensor& labels) {
+      Tensor l = forward_backward(images, labels);
+      if (before_update_) before_update_(step_ + 1);
+      optimizer_->update();
+      optimizer_->zero_grad();
+      return l;
+    });
+    optimizer_->finish_step();
+  } else {
+    loss_sum = forward_backward(batch.images, batch.labels);
+    if (before_update_) before_update_(step_ + 1);
+  }
+  if (step_graph_) {
+    watch_nonfinite(loss_sum, log);  // run.cuda_graphs needs run.nonfinite = stop
+  } else if (config_.run.nonfinite == "skip") {
     // Decided at once, on the host: the loss and the gradients' norm are read (a synchronisation).
     // The loss is the ranks' mean, so that every rank decides alike.
     loss_sum = parallel_->average(loss_sum);
@@ -210,13 +241,7 @@ double Trainer::train_step(bool log) {
     // step is kept on the device and read where the run synchronises anyway.
     optimizer_->step();
     optimizer_->zero_grad();
-    Tensor finite = fuse([](Expr l) { return eq(l - l, l.constant(0.0)); }, cast(loss_sum, DType::float64));
-    if (Tensor g = optimizer_->grad_norm_finite(); g.defined()) finite = finite * g;
-    const double this_step = static_cast<double>(step_ + 1);
-    Tensor first = first_nonfinite_.defined() ? first_nonfinite_ : full({}, INFINITY, {DType::float64, finite.device()});
-    first_nonfinite_ = fuse([this_step](Expr ok, Expr f) { return minimum(f, where(ok, ok.constant(INFINITY), ok.constant(this_step))); },
-                            finite, first);
-    if (log) stop_if_nonfinite();
+    watch_nonfinite(loss_sum, log);
   }
   ++step_;
   // The logged loss is the ranks' mean (reduced on logged steps only; skip mode reduced it above).
@@ -255,6 +280,16 @@ double Trainer::train_step(bool log) {
   }
   for (auto& [name, r] : reporters) r->collect_inner_losses(false);
   return loss_value;
+}
+
+void Trainer::watch_nonfinite(const Tensor& loss_sum, bool log) {
+  Tensor finite = fuse([](Expr l) { return eq(l - l, l.constant(0.0)); }, cast(loss_sum, DType::float64));
+  if (Tensor g = optimizer_->grad_norm_finite(); g.defined()) finite = finite * g;
+  const double this_step = static_cast<double>(step_ + 1);
+  Tensor first = first_nonfinite_.defined() ? first_nonfinite_ : full({}, INFINITY, {DType::float64, finite.device()});
+  first_nonfinite_ = fuse([this_step](Expr ok, Expr f) { return minimum(f, where(ok, ok.constant(INFINITY), ok.constant(this_step))); },
+                          finite, first);
+  if (log) stop_if_nonfinite();
 }
 
 void Trainer::stop_if_nonfinite() const {

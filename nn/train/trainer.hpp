@@ -29,6 +29,7 @@
 #include "nn/train/data_parallel.hpp"
 #include "nn/train/metrics_log.hpp"
 #include "nn/train/run_folder.hpp"
+#include "nn/train/step_graph.hpp"
 #include "nn/train/train_config.hpp"
 #include "nn/vit.hpp"
 
@@ -89,6 +90,8 @@ class Trainer {
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
   std::int64_t total_steps() const { return total_steps_; }
   const DataParallel& data_parallel() const { return *parallel_; }
+  // run.cuda_graphs: the captured step (null when off).
+  const StepGraph* step_graph() const { return step_graph_.get(); }
 
  private:
   // `train_seconds`: wall time of the epoch's training steps (evaluation excluded).
@@ -114,6 +117,10 @@ class Trainer {
   // Data-parallel records: communication seconds and wall time at the previous train record.
   double logged_communication_ = 0;
   std::chrono::steady_clock::time_point logged_at_ = std::chrono::steady_clock::now();
+  std::unique_ptr<StepGraph> step_graph_;  // run.cuda_graphs; before model_ is destroyed (it draws SGD orders)
+  // run.nonfinite = stop: keeps the first step whose loss or gradient norm was not finite on the
+  // device (nothing is read back), and stops at once on a logged step.
+  void watch_nonfinite(const Tensor& loss_sum, bool log);
   // run.nonfinite = stop: throws, naming the first step whose loss or gradient norm was not
   // finite, if there was one (reads one value from the device).
   void stop_if_nonfinite() const;

@@ -27,6 +27,14 @@ void Backend::check_index_range(const Tensor& index, std::int64_t size, const ch
       throw_error(op, "index " + std::to_string(v) + " is out of range for an axis of size " + std::to_string(size));
 }
 
+void Backend::begin_capture() {
+  throw_error("capture", to_string(device()) +
+                             " cannot capture work into a graph: its kernels run as they are called; graphs are for "
+                             "cuda (and thrust-host, which emulates them)");
+}
+
+std::unique_ptr<CapturedGraph> Backend::end_capture() { return nullptr; }
+
 namespace {
 // The device types backend() has handed out, so that launch_stats_all_devices() never starts a
 // device (a GPU) only to read its zero counters.

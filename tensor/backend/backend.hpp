@@ -20,6 +20,14 @@ namespace mttt {
 
 enum class ReduceOp : std::uint8_t { sum, max, min, argmax, argmin };
 
+// A device's captured work (Backend::end_capture, tensor/graph.hpp).
+class CapturedGraph {
+ public:
+  virtual ~CapturedGraph() = default;
+  // Queues the captured work on the device's current stream.
+  virtual void replay() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -105,6 +113,13 @@ class Backend {
   // synchronisation (a value read back, a stream synchronised), so that a training step's checks
   // cost no host synchronisation (docs/backends.md).
   virtual void check_index_range(const Tensor& index, std::int64_t size, const char* op);
+
+  // --- graphs (tensor/graph.hpp) ---------------------------------------------------------
+  // Captures the work this thread queues on the device between the two calls without running
+  // it, as a graph that replays it; its allocations come from a pool of its own. The CPU cannot
+  // (it throws, saying so). end_capture() also ends a capture that failed (the caller drops it).
+  virtual void begin_capture();
+  virtual std::unique_ptr<CapturedGraph> end_capture();
 };
 
 // Aligned host memory (64 bytes), the raw allocator under host devices' caching allocators.

@@ -35,7 +35,7 @@ std::vector<void*>& CachingAllocator::free_list(std::size_t size, StreamId strea
 void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   std::size_t size = round_size(bytes);
   std::lock_guard lock(mutex_);
-  if (!awaiting_.empty()) collect_completed_locked();
+  if (!awaiting_.empty() && captures_underway_ == 0) collect_completed_locked();
   void* pointer = nullptr;
   std::vector<void*>& list = free_list(size, stream);
   if (!list.empty()) {
@@ -45,7 +45,7 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
     stats_.cache_hits += 1;
   } else {
     pointer = raw_->allocate(size);
-    if (!pointer) {
+    if (!pointer && captures_underway_ == 0) {
       release_cached_locked();
       pointer = raw_->allocate(size);
     }
@@ -73,6 +73,24 @@ void CachingAllocator::deallocate(void* pointer, std::size_t bytes) {
   std::size_t size = round_size(bytes);
   std::lock_guard lock(mutex_);
   stats_.bytes_in_use -= static_cast<std::int64_t>(size);
+  if (!pool_of_.empty()) {
+    auto owner = pool_of_.find(pointer);
+    if (owner != pool_of_.end()) {
+      if (!stream_use_.empty()) stream_use_.erase(pointer);
+      auto pool = pools_.find(owner->second);
+      pool->second.live -= 1;
+      if (!pool->second.released) {
+        pool->second.free[size].push_back(pointer);
+        stats_.bytes_cached += static_cast<std::int64_t>(size);
+        return;
+      }
+      const StreamId stream = pool->second.release_stream;
+      pool_of_.erase(owner);
+      if (pool->second.live == 0) pools_.erase(pool);
+      cache_locked(pointer, size, stream);
+      return;
+    }
+  }
   StreamUse use;
   if (!stream_use_.empty()) {
     auto it = stream_use_.find(pointer);
@@ -94,7 +112,64 @@ void CachingAllocator::deallocate(void* pointer, std::size_t bytes) {
 void CachingAllocator::cache_locked(void* pointer, std::size_t size, StreamId stream) {
   free_list(size, stream).push_back(pointer);
   stats_.bytes_cached += static_cast<std::int64_t>(size);
-  if (static_cast<std::size_t>(stats_.bytes_cached) > cache_limit_) release_cached_locked();
+  if (static_cast<std::size_t>(stats_.bytes_cached) > cache_limit_ && captures_underway_ == 0) release_cached_locked();
+}
+
+CachingAllocator::PoolId CachingAllocator::create_pool() {
+  std::lock_guard lock(mutex_);
+  pools_[++last_pool_];
+  return last_pool_;
+}
+
+void* CachingAllocator::allocate_in_pool(std::size_t bytes, PoolId pool_id) {
+  std::size_t size = round_size(bytes);
+  std::lock_guard lock(mutex_);
+  auto found = pools_.find(pool_id);
+  if (found == pools_.end() || found->second.released) fail("allocate", "memory pool {} does not exist", pool_id);
+  Pool& pool = found->second;
+  void* pointer = nullptr;
+  std::vector<void*>& list = pool.free[size];
+  if (!list.empty()) {
+    pointer = list.back();
+    list.pop_back();
+    stats_.bytes_cached -= static_cast<std::int64_t>(size);
+    stats_.cache_hits += 1;
+  } else {
+    // A block of the general cache would do, but a stream's cached block may still be used by
+    // work queued there: a pool takes only fresh memory.
+    pointer = raw_->allocate(size);
+    if (!pointer)
+      fail("allocate", "out of memory allocating {} bytes for a graph's pool ({} bytes in use, {} cached)", size,
+           stats_.bytes_in_use, stats_.bytes_cached);
+    stats_.system_allocations += 1;
+    pool_of_[pointer] = pool_id;
+  }
+  pool.live += 1;
+  stats_.bytes_in_use += static_cast<std::int64_t>(size);
+  stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
+  return pointer;
+}
+
+void CachingAllocator::release_pool(PoolId pool_id, StreamId stream) {
+  std::lock_guard lock(mutex_);
+  auto found = pools_.find(pool_id);
+  if (found == pools_.end()) return;
+  Pool& pool = found->second;
+  pool.released = true;
+  pool.release_stream = stream;
+  for (auto& [size, pointers] : pool.free)
+    for (void* p : pointers) {
+      pool_of_.erase(p);
+      stats_.bytes_cached -= static_cast<std::int64_t>(size);
+      cache_locked(p, size, stream);
+    }
+  pool.free.clear();
+  if (pool.live == 0) pools_.erase(found);
+}
+
+void CachingAllocator::set_capturing(bool capturing) {
+  std::lock_guard lock(mutex_);
+  captures_underway_ += capturing ? 1 : -1;
 }
 
 void CachingAllocator::collect_completed_locked() {

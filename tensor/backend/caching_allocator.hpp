@@ -57,6 +57,21 @@ class CachingAllocator {
 
   void* allocate(std::size_t bytes, StreamId stream = 0);
   void deallocate(void* pointer, std::size_t bytes);
+
+  // Private pools, one per captured graph (tensor/graph.hpp), as PyTorch's graph pools: a
+  // graph's kernels read and write the addresses its capture saw, on every replay, so memory it
+  // was given is never handed to anything else while it lives. allocate_in_pool() serves a
+  // capture; a block of a pool freed at any time goes back to that pool only;
+  // release_pool() (the graph is gone) hands the pool's free blocks to `stream`'s free lists
+  // (where its last replay ran, so that they are reused after it), and its blocks still in use
+  // follow when they are freed.
+  using PoolId = std::uint64_t;
+  PoolId create_pool();
+  void* allocate_in_pool(std::size_t bytes, PoolId pool);
+  void release_pool(PoolId pool, StreamId stream);
+  // While a capture is under way the allocator neither queries events nor gives memory back to
+  // the raw allocator (cudaEventQuery and cudaFree are not allowed during a CUDA stream capture).
+  void set_capturing(bool capturing);
   // Work queued on `stream` uses the block at `pointer` (allocated on another stream).
   void record_stream(void* pointer, StreamId stream);
   MemoryStats stats() const;
@@ -93,6 +108,13 @@ class CachingAllocator {
 
   static constexpr std::size_t kSmallClasses = 1024 / 64;
 
+  struct Pool {
+    std::unordered_map<std::size_t, std::vector<void*>> free;
+    std::int64_t live = 0;          // blocks handed out and not yet returned
+    bool released = false;          // its graph is gone
+    StreamId release_stream = 0;
+  };
+
   std::unique_ptr<RawAllocator> raw_;
   StreamEvents* events_;
   std::size_t cache_limit_;
@@ -102,6 +124,10 @@ class CachingAllocator {
   std::map<std::pair<StreamId, std::size_t>, std::vector<void*>> stream_free_;  // other streams
   std::unordered_map<void*, StreamUse> stream_use_;
   std::vector<Awaiting> awaiting_;
+  std::unordered_map<PoolId, Pool> pools_;
+  std::unordered_map<void*, PoolId> pool_of_;  // every block a pool holds, in use or free
+  PoolId last_pool_ = 0;
+  int captures_underway_ = 0;
   MemoryStats stats_;
 };
 

@@ -209,6 +209,29 @@ std::vector<OpRow> make_table() {
                  return out;
                },
                x345});
+  t.push_back({"apply_program_into", "inplace", 0, "elementwise", kEveryBackend, -1,
+               [](V v) {
+                 static const expr::ProgramPtr program = [] {
+                   expr::Builder b(2);
+                   Expr o(&b, b.input(0)), x(&b, b.input(1));
+                   return b.finish((o * x + exp(x)).reg());
+                 }();
+                 Tensor out = zeros({3, 4, 5}, {DType::float64, v[0].device()});
+                 copy_(out, v[0]);
+                 apply_program_into(out, program, {out, v[0]});
+                 return out;
+               },
+               x345});
+  // A scalar broadcast over the output, and the output read as an input.
+  t.push_back({"fuse_into", "inplace", 0, "elementwise", kEveryBackend, -1,
+               [](V v) {
+                 Tensor out = zeros({3, 4, 5}, {DType::float64, v[0].device()});
+                 copy_(out, v[0]);
+                 const Tensor scale = full({}, 0.5, {DType::float64, v[0].device()});
+                 fuse_into(out, [](Expr o, Expr x, Expr c) { return where(gt(x, c), o - c * x, o * x); }, out, v[0], scale);
+                 return out;
+               },
+               x345});
   // --- transfer.hpp ------------------------------------------------------------------------
   t.push_back({"to", "transfer", kEveryOrder, "copy_to_host, copy_from_host", kEveryBackend, -1,
                [](V v) { return to(to(v[0], kCPU) * 2.0, v[0].device()); }, x345});

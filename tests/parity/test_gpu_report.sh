@@ -32,6 +32,10 @@ cat > "$work/logs/bench_mttt.json" <<'JSON'
                       "train_step_counts": {"kernel_launches": 120, "host_syncs": 0}},
                      {"name": "mttt_mlp_t1", "times": {"step": {"median_s": 0.010}}}]}}
 JSON
+cat > "$work/logs/bench_mttt_graphs.json" <<'JSON'
+{"vit": {"rows": [{"name": "linear_attention", "times": {"step": {"median_s": 0.003}},
+                   "step_counts": {"kernel_launches": 1, "host_syncs": 1}}], "cuda_graphs": true}}
+JSON
 cat > "$work/logs/bench_reduce.json" <<'JSON'
 {"reduce": {"rows": [{"case": "full sum, 16M", "warm_gb_per_s": 3500.4, "cold_gb_per_s": 2900.0}]}}
 JSON
@@ -41,6 +45,7 @@ python3 "$root/tools/gpu_report_summary.py" "$work/quick.json" "$work/logs" '{"g
   '{"bench": {"status": "ok", "seconds": 3}}' 42 > "$work/summary.txt"
 grep -q '| linear_attention | 4.00 | 2.00 | 0.45 | 2.00x | 120 | 0 |' "$work/quick.md" || { cat "$work/quick.md"; exit 1; }
 grep -q '| mttt_mlp_t1 | 10.00 | - | 1.12 | - | - | - |' "$work/quick.md" || { cat "$work/quick.md"; exit 1; }
+grep -q '| linear_attention (CUDA graph) | 3.00 | - | - | - | 1 | 1 |' "$work/quick.md" || { cat "$work/quick.md"; exit 1; }
 grep -q '2500 images/s' "$work/quick.md"
 grep -q '| full sum, 16M | 3500 | 2900 |' "$work/quick.md" || { cat "$work/quick.md"; exit 1; }
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mode"]=="quick" and d["elapsed_seconds"]==42 and d["training"]["accuracy"]==0.75, d' "$work/quick.json"

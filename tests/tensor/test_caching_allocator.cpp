@@ -174,3 +174,44 @@ TEST_CASE("caching allocator: without events (synchronous devices) recorded stre
   a.empty_cache();
   CHECK(live == 0);
 }
+
+// A captured graph's private pool (tensor/graph.hpp): its memory is fresh, serves only the
+// pool, is never handed to an ordinary allocation while the pool lives, and joins the cache of
+// the stream its graph last ran on when the pool is released, blocks still in use when freed.
+TEST_CASE("caching allocator: a private pool keeps its memory until it is released") {
+  std::size_t live = 0;
+  CachingAllocator alloc(std::make_unique<FakeRaw>(&live));
+  void* cached = alloc.allocate(1000);
+  alloc.deallocate(cached, 1000);  // a free block of the class, in the ordinary cache
+  const auto pool = alloc.create_pool();
+  void* a = alloc.allocate_in_pool(1000, pool);
+  CHECK(a != cached);  // a pool takes fresh memory only
+  void* b = alloc.allocate_in_pool(1000, pool);
+  alloc.deallocate(a, 1000);
+  CHECK(alloc.allocate_in_pool(1000, pool) == a);  // reused inside the pool
+  alloc.deallocate(a, 1000);
+  // Ordinary allocations never get the pool's blocks, free or not.
+  std::set<void*> ordinary;
+  for (int i = 0; i < 4; ++i) ordinary.insert(alloc.allocate(1000));
+  CHECK(ordinary.count(a) == 0);
+  CHECK(ordinary.count(b) == 0);
+  for (void* p : ordinary) alloc.deallocate(p, 1000);
+  const MemoryStats before = alloc.stats();
+  CHECK(before.bytes_in_use == 1024);  // b
+  alloc.release_pool(pool, 0);
+  CHECK(alloc.allocate(1000) == a);  // the free block joined stream 0's cache (last in, first out)
+  alloc.deallocate(b, 1000);         // b was in use: it follows when freed
+  CHECK(alloc.allocate(1000) == b);
+  CHECK_THROWS_WITH(alloc.allocate_in_pool(64, pool), Catch::Contains("memory pool"));
+  // While a capture is under way, nothing goes back to the raw allocator (cudaFree is not allowed).
+  CachingAllocator small(std::make_unique<FakeRaw>(&live), 2048);
+  small.set_capturing(true);
+  void* x = small.allocate(2048);
+  void* y = small.allocate(2048);
+  small.deallocate(x, 2048);
+  small.deallocate(y, 2048);
+  CHECK(small.stats().bytes_cached == 4096);  // above the limit, kept
+  small.set_capturing(false);
+  small.empty_cache();
+  CHECK(small.stats().bytes_cached == 0);
+}

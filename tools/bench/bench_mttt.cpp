@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   app.add_option("--peer", peer_path, "bench_torch.json written by ../shared/peer/bench.py in the same sitting");
   app.add_option("--json", json_path, "where to write the figures")->capture_default_str();
   app.add_option("--device", device_text, "where the layers and the ViT run (cpu, thrust-host, cuda)")->capture_default_str();
+  app.add_flag("--cuda-graphs", options.cuda_graphs,
+               "vit: capture the training step once and time its replays (cuda, thrust-host; run.cuda_graphs)");
   CLI11_PARSE(app, argc, argv);
 
   const std::map<std::string, SectionResult (*)(const MtttOptions&)> runners{
@@ -42,6 +44,10 @@ int main(int argc, char** argv) {
   try {
     options.device = mttt::parse_device(device_text);
     mttt::require_device(options.device);  // a device this build lacks is named before anything runs
+    if (options.cuda_graphs && options.device == mttt::kCPU)
+      throw std::invalid_argument("--cuda-graphs: the cpu device cannot capture a step; use --device cuda (or thrust-host)");
+    if (options.cuda_graphs && options.warmup < 1)
+      throw std::invalid_argument("--cuda-graphs needs --warmup 1 or more: the capture follows an eager step");
     options.layers = split(layers_text);
     std::vector<std::string> known;
     for (const auto& c : layer_cases()) known.push_back(c.name);
@@ -67,6 +73,7 @@ int main(int argc, char** argv) {
                              {"warmup", options.warmup},
                              {"threads", mttt::num_threads()},
                              {"device", mttt::to_string(options.device)},
+                             {"cuda_graphs", options.cuda_graphs},
                              {"peer", peer_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(peer_path)}}}};
   std::cout << "machine: " << report["machine"]["cpu"].get<std::string>() << ", " << mttt::num_threads()
             << " threads, device " << mttt::to_string(options.device) << ", OMP_WAIT_POLICY=" << env_or("OMP_WAIT_POLICY", "(unset)") << "; medians of " << options.repeats

@@ -3,7 +3,8 @@
 //                       B 64, N 196, D 384, H 6): forward + outer backward, the evaluation path,
 //                       memory, launches, GFLOP/s, ratios to linear attention
 //   scaling_bench.cpp   one layer at batch 1 from 256 to 50,176 tokens: time and peak memory
-//   vit_step_bench.cpp  a ViT-Tiny training step (32x32x3 images, 4x4 patches, batch 32, AdamW)
+//   vit_step_bench.cpp  a ViT-Tiny training step (32x32x3 images, 4x4 patches, batch 32, AdamW),
+//                       eager or (--cuda-graphs) replayed from one capture
 // Each row names the peer's row (../shared/peer/bench.py) it is compared with, when a peer
 // JSON file from the same run is given.
 #pragma once
@@ -51,6 +52,7 @@ struct MtttOptions {
   std::vector<std::int64_t> tokens;  // scaling section
   nlohmann::json peer;               // bench_torch.json of ../shared/peer/bench.py, or null
   Device device = kCPU;              // where the layers and the ViT run
+  bool cuda_graphs = false;          // the ViT step captured once and replayed (tensor/graph.hpp)
 };
 
 // A device's counters (launches, host synchronisations, bytes each way, driver allocations) as

@@ -8,6 +8,9 @@
 #include <cuda_runtime.h>
 
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <type_traits>
 
 #include "tensor/backend/thrust/thrust_backend_impl.hpp"
 
@@ -27,10 +30,27 @@ void check_cublas(cublasStatus_t status, const char* call) {
                             std::to_string(static_cast<int>(status)) + ")");
 }
 
+// cudaMalloc is among the calls a stream capture forbids the capturing thread (thread-local
+// mode): it is not enqueued, so a graph that relied on it being replayed would be invalid. A
+// graph's pool takes fresh memory during its capture and never relies on that (the memory stays
+// the graph's), so the call is made in relaxed mode for its duration, as PyTorch's allocator
+// does; outside a capture the mode changes nothing.
+class RelaxedCaptureMode {
+ public:
+  RelaxedCaptureMode() { cudaThreadExchangeStreamCaptureMode(&mode_); }
+  ~RelaxedCaptureMode() { cudaThreadExchangeStreamCaptureMode(&mode_); }
+  RelaxedCaptureMode(const RelaxedCaptureMode&) = delete;
+  RelaxedCaptureMode& operator=(const RelaxedCaptureMode&) = delete;
+
+ private:
+  cudaStreamCaptureMode mode_ = cudaStreamCaptureModeRelaxed;
+};
+
 class CudaRawAllocator final : public RawAllocator {
  public:
   void* allocate(std::size_t bytes) override {
     void* pointer = nullptr;
+    RelaxedCaptureMode relaxed;
     const cudaError_t status = cudaMalloc(&pointer, bytes);
     if (status == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();  // clear it: the caching allocator frees its cache and retries
@@ -108,20 +128,60 @@ class CudaStreams final : public DeviceStreams {
     check_cuda(cudaEventDestroy(reinterpret_cast<cudaEvent_t>(event)), "cudaEventDestroy");
   }
 
+  // A capture runs on a stream of the capturing thread's own, never the legacy default stream
+  // (which cannot be captured), created non-blocking so that no implicit synchronisation with
+  // the legacy stream enters the capture. Thread-local mode: other threads (data loaders, which
+  // may allocate pinned memory) stay free to make calls a capture forbids; this thread's are
+  // kept out by the Thrust backend (no synchronisation, no copy from the host, allocations from
+  // the graph's pool, no event queries or frees in the caching allocator).
+  StreamId begin_capture(StreamId) override {
+    thread_local cudaStream_t stream = [] {
+      cudaStream_t s = nullptr;
+      check_cuda(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+      return s;
+    }();
+    check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    return reinterpret_cast<StreamId>(stream);
+  }
+  std::function<void(StreamId)> end_capture(StreamId capturing) override {
+    cudaGraph_t graph = nullptr;
+    check_cuda(cudaStreamEndCapture(reinterpret_cast<cudaStream_t>(capturing), &graph), "cudaStreamEndCapture");
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
+    check_cuda(cudaGraphDestroy(graph), "cudaGraphDestroy");
+    check_cuda(status, "cudaGraphInstantiate");
+    // Destroying an executable graph that is still running frees it once it completes.
+    std::shared_ptr<std::remove_pointer_t<cudaGraphExec_t>> held(exec, [](cudaGraphExec_t e) { cudaGraphExecDestroy(e); });
+    return [held](StreamId stream) {
+      check_cuda(cudaGraphLaunch(held.get(), reinterpret_cast<cudaStream_t>(stream)), "cudaGraphLaunch");
+    };
+  }
+
  private:
   static constexpr StreamId kStagingStream = ~StreamId{0};
   CachingAllocator staging_;  // last: it records and queries events through this object
 };
 
-// The handle, bound to the calling thread's current stream of the device.
+// The handle, bound to the calling thread's current stream of the device. Its workspace is
+// one block of device memory set by hand (cublasSetStream resets it to cuBLAS's own pool, which
+// allocates as it goes: not allowed inside a graph capture); 32 MiB, NVIDIA's advice for Hopper.
 cublasHandle_t cublas() {
+  constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
+  static void* workspace = [] {
+    void* w = nullptr;
+    RelaxedCaptureMode relaxed;  // the first GEMM may be inside a capture
+    check_cuda(cudaMalloc(&w, kWorkspaceBytes), "cudaMalloc (cuBLAS workspace)");
+    return w;
+  }();
   static cublasHandle_t handle = [] {
     cublasHandle_t h = nullptr;
+    RelaxedCaptureMode relaxed;  // it allocates, and the first GEMM may be inside a capture
     check_cublas(cublasCreate(&h), "cublasCreate");
     return h;
   }();
   check_cublas(cublasSetStream(handle, reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id)),
                "cublasSetStream");
+  check_cublas(cublasSetWorkspace(handle, workspace, kWorkspaceBytes), "cublasSetWorkspace");
   return handle;
 }
 

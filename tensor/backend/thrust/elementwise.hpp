@@ -5,7 +5,10 @@
 // limits run one instruction at a time.
 #pragma once
 
-#include <optional>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tensor/backend/thrust/launch.hpp"
@@ -27,7 +30,7 @@ constexpr int kMaxInputs = 16;
 constexpr int kMaxOutputs = 8;
 // Programs up to this many instructions travel inside the kernel's arguments (on CUDA, in its
 // parameter space: no copy to device memory before the launch); longer ones (fused backward
-// rules) are staged in device memory. The functor stays under CUDA's classic 4 KiB limit.
+// rules) are kept in device memory (device_program). The functor stays under CUDA's classic 4 KiB limit.
 constexpr int kInlineInstructions = 24;
 
 template <class T, int kRegisters> struct ProgramKernel {
@@ -125,6 +128,48 @@ void ThrustBackend::elementwise_by_instruction(const expr::Program& program, std
 
 namespace thrust_backend {
 
+// Programs too long to travel inline, in device memory: each distinct program (keyed by its
+// instructions) is uploaded once and kept, so that a launch copies nothing and a captured graph
+// (tensor/graph.hpp) reads a program that stays put. Past 4,096 programs the cache starts again;
+// a graph keeps the programs it captured alive. A program first met inside a capture cannot be
+// uploaded there (a copy from host memory): the work is run once before it is captured.
+struct ProgramCache {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::shared_ptr<const void>> programs;
+};
+
+inline const RegInstr* device_program(ThrustBackend& backend, const std::vector<RegInstr>& code) {
+  static ProgramCache* cache = new ProgramCache;  // never destroyed, as the backend
+  std::string key(code.size() * 13, '\0');
+  for (std::size_t k = 0; k < code.size(); ++k) {
+    const RegInstr& in = code[k];
+    char* at = key.data() + k * 13;
+    at[0] = static_cast<char>(in.op);
+    at[1] = static_cast<char>(in.dest);
+    at[2] = static_cast<char>(in.a);
+    at[3] = static_cast<char>(in.b);
+    at[4] = static_cast<char>(in.c);
+    std::memcpy(at + 5, &in.imm, sizeof(double));
+  }
+  std::lock_guard lock(cache->mutex);
+  auto found = cache->programs.find(key);
+  if (found == cache->programs.end()) {
+    if (this_thread_capture())
+      throw_error("elementwise",
+                  "a fused program of " + std::to_string(code.size()) +
+                      " instructions is first launched inside a graph capture, where it cannot be copied to the "
+                      "device; run the captured work once before capturing it (a warm-up step)");
+    if (cache->programs.size() >= 4096) cache->programs.clear();
+    const std::size_t bytes = code.size() * sizeof(RegInstr);
+    void* memory = backend.allocate(bytes);
+    backend.upload(code.data(), memory, bytes);
+    std::shared_ptr<const void> held(memory, [&backend, bytes](const void* p) { backend.deallocate(const_cast<void*>(p), bytes); });
+    found = cache->programs.emplace(std::move(key), std::move(held)).first;
+  }
+  if (CaptureState* capture = this_thread_capture()) capture->keep.push_back(found->second);
+  return static_cast<const RegInstr*>(found->second.get());
+}
+
 // What a launch of an allocated program needs.
 struct ProgramLaunch {
   const expr::Program& program;
@@ -176,9 +221,8 @@ void ThrustBackend::elementwise(const expr::Program& program, std::span<const Te
   const RegisterProgram allocated = allocate_registers(program, kMaxRegisters);
   if (allocated.registers > kMaxRegisters) return elementwise_by_instruction(program, inputs, outs);
   const Index size = static_cast<Index>(allocated.code.size());
-  std::optional<DeviceBuffer<RegInstr>> staged;
-  if (size > kInlineInstructions) staged.emplace(*this, allocated.code.data(), size);
-  const ProgramLaunch launch{program, allocated, staged ? staged->data() : nullptr, inputs, outs};
+  const RegInstr* staged = size > kInlineInstructions ? device_program(*this, allocated.code) : nullptr;
+  const ProgramLaunch launch{program, allocated, staged, inputs, outs};
   dispatch_dtype(outs[0].dtype(), [&](auto zero) { launch_sized<decltype(zero), 8, 16, 32, 64, 160>(launch); });
 }
 

@@ -98,13 +98,15 @@ template <class Body> void for_each_group(Index groups, Index /*length*/, const 
   if (lanes == 1) return parallel_for(groups, SerialGroups<Body>{body});
   if (groups <= 0) return;
   launch_counters().launch();
-  Lockstep shared(lanes);
-  std::vector<std::thread> threads;
-  for (int l = 0; l < lanes; ++l)
-    threads.emplace_back([&, l] {
-      for (Index g = 0; g < groups; ++g) body(LockstepGroup{l, lanes, &shared}, g);
-    });
-  for (auto& t : threads) t.join();
+  run_or_record([groups, lanes, body] {
+    Lockstep shared(lanes);
+    std::vector<std::thread> threads;
+    for (int l = 0; l < lanes; ++l)
+      threads.emplace_back([&, l] {
+        for (Index g = 0; g < groups; ++g) body(LockstepGroup{l, lanes, &shared}, g);
+      });
+    for (auto& t : threads) t.join();
+  });
 }
 
 }  // namespace thrust_backend

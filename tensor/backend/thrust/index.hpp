@@ -140,7 +140,9 @@ class SortedTargets {
 #else
     (void)bits;
     launch_counters().launch();
-    thrust::stable_sort_by_key(thrust::device, keys_.data(), keys_.data() + n_, elements_.data());
+    run_or_record([keys = keys_.data(), elements = elements_.data(), n = n_] {
+      thrust::stable_sort_by_key(thrust::device, keys, keys + n, elements);
+    });
 #endif
   }
   const std::uint64_t* keys() const { return sorted_keys_ ? sorted_keys_->data() : keys_.data(); }

@@ -11,6 +11,8 @@
 #include <atomic>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tensor/backend/thrust/launch.hpp"
@@ -72,11 +74,15 @@ struct CheckIndexKernel {
 };
 
 // The record of this instantiation's device and the ops of the checks launched since it was
-// last read (string literals), by launch number.
+// last read (string literals), by launch number. Launch numbers never repeat, so that the checks
+// a graph captured (tensor/graph.hpp) keep theirs across replays: those stay in `captured` while
+// the graph lives.
 struct IndexCheckState {
   std::mutex mutex;
   IndexViolation* record = nullptr;  // from the backend's caching allocator, held for the process
-  std::vector<const char*> ops;      // ops[k]: launch number k + 1
+  unsigned long long launches = 0;
+  std::unordered_map<unsigned long long, const char*> ops;       // eager checks since the last read
+  std::unordered_map<unsigned long long, const char*> captured;  // checks of live graphs
   std::atomic<bool> unread{false};   // a check ran since the record was last read
 };
 
@@ -85,25 +91,46 @@ inline IndexCheckState& index_check_state() {
   return *state;
 }
 
+// The record, allocated and cleared on first use (before any capture: it is a copy from the host).
+inline IndexViolation* index_record(Backend& backend) {
+  IndexCheckState& state = index_check_state();
+  std::lock_guard lock(state.mutex);
+  if (!state.record) {
+    state.record = static_cast<IndexViolation*>(backend.allocate(sizeof(IndexViolation)));
+    const IndexViolation none{0, 0, 0, 0};
+    static_cast<ThrustBackend&>(backend).upload(&none, state.record, sizeof(IndexViolation));
+  }
+  return state.record;
+}
+
 inline void check_indices(const Tensor& index, Index size, const char* op) {
   const Index n = index.numel();
   if (n == 0) return;
   IndexCheckState& state = index_check_state();
+  IndexViolation* record = index_record(backend_of(index));
   unsigned long long launch = 0;
-  IndexViolation* record = nullptr;
   {
     std::lock_guard lock(state.mutex);
-    if (!state.record) {
-      state.record = static_cast<IndexViolation*>(backend_of(index).allocate(sizeof(IndexViolation)));
-      const IndexViolation none{0, 0, 0, 0};
-      static_cast<ThrustBackend&>(backend_of(index)).upload(&none, state.record, sizeof(IndexViolation));
+    launch = ++state.launches;
+    if (CaptureState* capture = this_thread_capture()) {
+      capture->index_checks.emplace_back(launch, op);
+      state.captured[launch] = op;
+    } else {
+      state.ops[launch] = op;
     }
-    record = state.record;
-    state.ops.push_back(op);
-    launch = state.ops.size();
   }
   parallel_for(n, CheckIndexKernel{typed<Index>(index), layout_of(index), size, launch, record});
-  state.unread.store(true, std::memory_order_release);
+  if (!this_thread_capture()) state.unread.store(true, std::memory_order_release);
+}
+
+// A replay ran captured checks: the record is read at the next synchronisation.
+inline void index_checks_replayed() { index_check_state().unread.store(true, std::memory_order_release); }
+
+// A graph is gone: its checks' launch numbers are forgotten.
+inline void forget_captured_checks(const std::vector<std::pair<unsigned long long, const char*>>& checks) {
+  IndexCheckState& state = index_check_state();
+  std::lock_guard lock(state.mutex);
+  for (const auto& check : checks) state.captured.erase(check.first);
 }
 
 // Called after each synchronisation of the device: throws the violation recorded since the last
@@ -121,7 +148,9 @@ inline void raise_deferred_index_error() {
     if (seen.flag != 0) {
       const IndexViolation none{0, 0, 0, 0};
       device.upload(&none, state.record, sizeof(IndexViolation));
-      op = state.ops[static_cast<std::size_t>(seen.flag - 1)];
+      auto eager = state.ops.find(seen.flag);
+      auto captured = state.captured.find(seen.flag);
+      op = eager != state.ops.end() ? eager->second : captured != state.captured.end() ? captured->second : "index check";
     }
     state.ops.clear();
   }

@@ -13,7 +13,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tensor/backend/thrust/layout.hpp"
 #include "tensor/backend/thrust/thrust_backend.hpp"
@@ -58,6 +62,45 @@ struct ScratchAllocator {
 // synchronisation.
 inline void raise_deferred_index_error();
 
+// A graph capture under way on this thread (ThrustBackend::begin_capture, tensor/graph.hpp).
+// On CUDA the stream capture records the kernels; on the host every launch is kept here as a
+// closure instead of running, and the replay runs them in order.
+struct CaptureState {
+  std::uint64_t pool = 0;  // the caching allocator's private pool of the graph
+  std::vector<std::function<void()>> work;  // the host's launches, in order
+  std::vector<std::pair<unsigned long long, const char*>> index_checks;  // launch numbers and ops (index_checks.hpp)
+  std::vector<std::shared_ptr<const void>> keep;  // device memory the captured kernels read (long programs)
+};
+
+inline CaptureState*& this_thread_capture() {
+  thread_local CaptureState* capture = nullptr;
+  return capture;
+}
+
+// Under a capture nothing may wait for the device: on CUDA the wait would invalidate the capture,
+// and a value read back would be the capture's, not a replay's.
+inline void refuse_in_capture(const char* op, const char* what) {
+  if (this_thread_capture())
+    throw_error(op, std::string(what) +
+                        " synchronises with the host inside a graph capture; a captured graph cannot wait for the "
+                        "device: read values after replay(), outside the capture");
+}
+
+// Counts a wait of the host for the device, which a capture refuses.
+inline void host_sync(const char* op, const char* what) {
+  refuse_in_capture(op, what);
+  launch_counters().sync();
+}
+
+// Runs host work now, or records it for the replays while this thread captures.
+template <class Work> void run_or_record(Work&& work) {
+  if (CaptureState* capture = this_thread_capture()) {
+    capture->work.emplace_back(std::forward<Work>(work));
+    return;
+  }
+  work();
+}
+
 // Every kernel is launched here, on CUDA on the device's current stream without waiting for it
 // (par_nosync): work queued on a stream runs in order, memory returned to the caching allocator
 // is reused only in that order, and the host waits only where a value crosses to it.
@@ -68,7 +111,7 @@ template <class F> void parallel_for(Index n, F f) {
   const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device).id);
   thrust::for_each_n(thrust::cuda::par_nosync.on(stream), thrust::counting_iterator<Index>(0), n, f);
 #else
-  thrust::for_each_n(thrust::device, thrust::counting_iterator<Index>(0), n, f);
+  run_or_record([n, f] { thrust::for_each_n(thrust::device, thrust::counting_iterator<Index>(0), n, f); });
 #endif
 }
 
@@ -76,8 +119,8 @@ template <class F> void parallel_for(Index n, F f) {
 // The result crosses to the host: a synchronisation.
 template <class T, class F, class Combine> T parallel_reduce(Index n, F f, T init, Combine combine) {
   if (n <= 0) return init;
+  host_sync("reduce", "a reduction whose result crosses to the host");
   launch_counters().launch();
-  launch_counters().sync();
   ScratchAllocator scratch;
 #if defined(__CUDACC__)
   const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device).id);

@@ -37,6 +37,12 @@ class DeviceStreams : public StreamEvents {
   virtual void copy_to_host(const void* device, void* host, std::size_t bytes, StreamId stream) = 0;
   // Calls to the raw allocator of pinned staging memory (cudaHostAlloc); 0 on the host.
   virtual std::int64_t staging_allocations() const { return 0; }
+  // Graph capture (tensor/graph.hpp). CUDA: begin_capture() returns a stream of its own that
+  // waits for `current` and is capturing; end_capture() ends that capture and returns a function
+  // that launches the instantiated graph on a stream. The host returns `current` and an empty
+  // function: the Thrust backend records its launches itself.
+  virtual StreamId begin_capture(StreamId current) { return current; }
+  virtual std::function<void(StreamId)> end_capture(StreamId /*capturing*/) { return {}; }
 };
 
 std::unique_ptr<DeviceStreams> host_streams();
@@ -55,7 +61,8 @@ class ThrustBackend final : public Backend {
   void synchronize(StreamId stream) override;
   void record_stream(void* pointer, StreamId stream) override { allocator_.record_stream(pointer, stream); }
 
-  void* allocate(std::size_t bytes) override { return allocator_.allocate(bytes, current_stream(device_).id); }
+  // Inside a capture on this thread, from the graph's pool.
+  void* allocate(std::size_t bytes) override;
   void deallocate(void* pointer, std::size_t bytes) override { allocator_.deallocate(pointer, bytes); }
   MemoryStats memory_stats() const override { return allocator_.stats(); }
   void reset_peak_memory() override { allocator_.reset_peak(); }
@@ -82,6 +89,10 @@ class ThrustBackend final : public Backend {
   void gather(const Tensor& x, int axis, const Tensor& index, const Tensor& out) override;
   void scatter_add(const Tensor& out, int axis, const Tensor& index, const Tensor& src) override;
   void check_index_range(const Tensor& index, std::int64_t size, const char* op) override;
+  void begin_capture() override;
+  std::unique_ptr<CapturedGraph> end_capture() override;
+  // A graph is gone: its pool's memory goes back to `stream`, where its last replay ran.
+  void release_pool(std::uint64_t pool, StreamId stream) { allocator_.release_pool(pool, stream); }
 
   // Host memory to device memory on the current stream, without waiting (counted as a transfer).
   void upload(const void* host, void* device, std::size_t bytes);

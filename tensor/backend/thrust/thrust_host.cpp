@@ -41,7 +41,8 @@ Backend* thrust_host_backend() {
       {DeviceType::thrust_host, 0}, make_host_raw_allocator(),
       [](const Tensor& a, const Tensor& b, const Tensor& out) {
         host_system::thrust_backend::launch_counters().launch();
-        static_cast<CpuBackend&>(mttt::backend(kCPU)).gemm(a, b, out);
+        host_system::thrust_backend::run_or_record(
+            [a, b, out] { static_cast<CpuBackend&>(mttt::backend(kCPU)).gemm(a, b, out); });
       },
       host_streams());
   return backend;

@@ -240,6 +240,7 @@ TEST_CASE("every key of data, optim and run reaches its typed field") {
       {"run.max_steps", "9", [](auto& c) { return c.run.max_steps == 9; }},
       {"run.device", "\"thrust-host\"", [](auto& c) { return c.run.device == "thrust-host"; }},
       {"run.nonfinite", "\"skip\"", [](auto& c) { return c.run.nonfinite == "skip"; }},
+      {"run.cuda_graphs", "true", [](auto& c) { return c.run.cuda_graphs; }},
   };
   std::vector<std::string> tested;
   for (const auto& [key, value, arrived] : cases) {
@@ -247,6 +248,7 @@ TEST_CASE("every key of data, optim and run reaches its typed field") {
     std::vector<std::string> overrides = {key + "=" + value};
     if (key == "optim.momentum") overrides.push_back("optim.optimizer=\"sgd\"");
     if (key == "data.dataset") overrides.push_back("data.root=\"/data/x\"");
+    if (key == "run.cuda_graphs") overrides.push_back("run.device=\"thrust-host\"");
     const TrainConfig defaults = parse_train_config(json::object(), {}, "test");
     CHECK_FALSE(arrived(defaults));
     CHECK(arrived(parse_train_config(json::object(), overrides, "test")));

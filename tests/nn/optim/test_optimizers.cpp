@@ -235,3 +235,49 @@ TEST_CASE("keys an optimiser does not use are refused, naming them") {
   old["optim"]["weight_decay"] = 1e-4;
   CHECK_NOTHROW(parse_train_config(upgrade_checkpoint_config(old), {}, "checkpoint"));
 }
+
+// The step's scalars (lr(s), multiplier(s), the decay, Adam's bias corrections) are read from a
+// tensor on the device instead of being constants of the fused update programs; in the
+// parameters' dtype they round as the constants did, so the updates keep their bits. The
+// reference is the constant-baking update, written out here.
+TEST_CASE("updates reading the step's scalars from the device equal updates with them as constants, bit for bit") {
+  for (DType dtype : {DType::float32, DType::float64}) {
+    Generator gen(11);
+    Tensor w = uniform({3, 5}, -1, 1, {dtype}, &gen).requires_grad_();
+    Tensor b = uniform({5}, -1, 1, {dtype}, &gen).requires_grad_();
+    Tensor ref_w = zeros_like(w.detach()), ref_b = zeros_like(b.detach());
+    copy_(ref_w, w.detach());
+    copy_(ref_b, b.detach());
+    OptimizerOptions o;
+    o.lr = warmup_linear_schedule(3e-3, 2, 10);
+    o.multiplier = warmup_cosine_schedule(1.0, 3, 10);
+    o.weight_decay = 0.05;
+    o.decay_patterns = {"w"};
+    o.clip_norm = 0.7;
+    Adam adam({{"w", w}, {"b", b}}, o, 0.9, 0.99, 1e-7);
+    Tensor mu_w = zeros_like(ref_w), nu_w = zeros_like(ref_w), mu_b = zeros_like(ref_b), nu_b = zeros_like(ref_b);
+    for (int s = 0; s < 5; ++s) {
+      Tensor gw = uniform({3, 5}, -2, 2, {dtype}, &gen), gb = uniform({5}, -2, 2, {dtype}, &gen);
+      w.set_grad(gw);
+      b.set_grad(gb);
+      adam.step();
+      NoGrad no_grad;
+      Tensor squares = sum(cast(square(gw), DType::float64)) + sum(cast(square(gb), DType::float64));
+      Tensor clip = cast(fuse([](Expr q) { return minimum(q.constant(1.0), 0.7 / sqrt(q)); }, squares), dtype);
+      const double lr = o.lr(s), m = o.multiplier(s), t = s + 1.0;
+      const double c1 = 1 - std::pow(0.9, t), c2 = 1 - std::pow(0.99, t);
+      auto update = [&](Tensor& p, Tensor& mu, Tensor& nu, const Tensor& g, double wd) {
+        Tensor gc = g * clip;
+        mu = fuse([](Expr a, Expr g_) { return 0.9 * a + (1 - 0.9) * g_; }, mu, gc);
+        nu = fuse([](Expr v, Expr g_) { return 0.99 * v + (1 - 0.99) * g_ * g_; }, nu, gc);
+        Tensor d = fuse([c1, c2](Expr a, Expr v) { return (a / c1) / (sqrt(v / c2) + 1e-7); }, mu, nu);
+        p = fuse([lr, wd, m](Expr p_, Expr d_) { return p_ - m * (lr * d_ + wd * p_); }, p, d);
+      };
+      update(ref_w, mu_w, nu_w, gw, 0.05 * lr);
+      update(ref_b, mu_b, nu_b, gb, 0.0);
+    }
+    INFO(to_string(dtype));
+    CHECK(w.to_vector<double>() == ref_w.to_vector<double>());
+    CHECK(b.to_vector<double>() == ref_b.to_vector<double>());
+  }
+}
