@@ -69,7 +69,7 @@ void Optimizer::prepare_step() {
       using T = decltype(zero);
       std::vector<T> host(values.size());
       for (std::size_t k = 0; k < values.size(); ++k) host[k] = static_cast<T>(values[k]);
-      backend_of(t).copy_from_host(host.data(), t);
+      copy_(t, from_host(host.data(), t.shape(), {dtype, kCPU}));  // host to device, queued
     });
 }
 
