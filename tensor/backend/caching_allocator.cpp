@@ -32,18 +32,21 @@ std::vector<void*>& CachingAllocator::free_list(std::size_t size, StreamId strea
   return size <= kSmallClasses * 64 ? small_free_[size / 64 - 1] : free_[size];
 }
 
+void* CachingAllocator::take_cached_locked(std::vector<void*>& list, std::size_t size) {
+  if (list.empty()) return nullptr;
+  void* pointer = list.back();
+  list.pop_back();
+  stats_.bytes_cached -= static_cast<std::int64_t>(size);
+  stats_.cache_hits += 1;
+  return pointer;
+}
+
 void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   std::size_t size = round_size(bytes);
   std::lock_guard lock(mutex_);
   if (!awaiting_.empty() && captures_underway_ == 0) collect_completed_locked();
-  void* pointer = nullptr;
-  std::vector<void*>& list = free_list(size, stream);
-  if (!list.empty()) {
-    pointer = list.back();
-    list.pop_back();
-    stats_.bytes_cached -= static_cast<std::int64_t>(size);
-    stats_.cache_hits += 1;
-  } else {
+  void* pointer = take_cached_locked(free_list(size, stream), size);
+  if (!pointer) {
     pointer = raw_->allocate(size);
     if (!pointer && captures_underway_ == 0) {
       release_cached_locked();
@@ -127,14 +130,8 @@ void* CachingAllocator::allocate_in_pool(std::size_t bytes, PoolId pool_id) {
   auto found = pools_.find(pool_id);
   if (found == pools_.end() || found->second.released) fail("allocate", "memory pool {} does not exist", pool_id);
   Pool& pool = found->second;
-  void* pointer = nullptr;
-  std::vector<void*>& list = pool.free[size];
-  if (!list.empty()) {
-    pointer = list.back();
-    list.pop_back();
-    stats_.bytes_cached -= static_cast<std::int64_t>(size);
-    stats_.cache_hits += 1;
-  } else {
+  void* pointer = take_cached_locked(pool.free[size], size);
+  if (!pointer) {
     // A block of the general cache would do, but a stream's cached block may still be used by
     // work queued there: a pool takes only fresh memory.
     pointer = raw_->allocate(size);

@@ -105,6 +105,8 @@ class CachingAllocator {
   // The free list of a rounded size on a stream: the default stream's small classes (every
   // tensor of a scalar loop) are indexed directly, without hashing.
   std::vector<void*>& free_list(std::size_t size, StreamId stream);
+  // The last block of `list` (of `size` bytes) counted out of the cache; null when it is empty.
+  void* take_cached_locked(std::vector<void*>& list, std::size_t size);
 
   static constexpr std::size_t kSmallClasses = 1024 / 64;
 
