@@ -1,5 +1,6 @@
 #include "tensor/stream.hpp"
 
+#include <utility>
 #include <vector>
 
 #include "tensor/backend/backend.hpp"
@@ -42,6 +43,50 @@ void record_stream(const Tensor& t, Stream stream) {
   check(t.device() == stream.device, "record_stream", "the tensor is on {} but the stream on {}", to_string(t.device()),
         to_string(stream.device));
   backend_of(t).record_stream(t.storage()->data(), stream.id);
+}
+
+Event Event::record(Stream stream) {
+  Event event;
+  event.device_ = stream.device;
+  event.handle_ = backend(stream.device).record_event(stream.id);
+  event.recorded_ = true;
+  return event;
+}
+
+Event::~Event() { release(); }
+
+Event::Event(Event&& other) noexcept
+    : device_(other.device_), handle_(std::exchange(other.handle_, 0)), recorded_(std::exchange(other.recorded_, false)) {}
+
+Event& Event::operator=(Event&& other) noexcept {
+  if (this != &other) {
+    release();
+    device_ = other.device_;
+    handle_ = std::exchange(other.handle_, 0);
+    recorded_ = std::exchange(other.recorded_, false);
+  }
+  return *this;
+}
+
+void Event::release() {
+  if (!recorded_) return;
+  recorded_ = false;
+  try {
+    backend(device_).release_event(handle_);
+  } catch (...) {  // a destructor must not throw; the driver fails only as the process ends
+  }
+}
+
+void Event::wait(Stream stream) const {
+  check(recorded_, "Event::wait", "the event was never recorded");
+  check(stream.device == device_, "Event::wait", "the event is on {} but the stream on {}", to_string(device_),
+        to_string(stream.device));
+  backend(device_).wait_event(stream.id, handle_);
+}
+
+bool Event::completed() const {
+  check(recorded_, "Event::completed", "the event was never recorded");
+  return backend(device_).event_completed(handle_);
 }
 
 StreamGuard::StreamGuard(Stream stream) : previous_(current_stream(stream.device)) { set_current(stream); }

@@ -69,7 +69,7 @@ PY
 if [ $dry_run -eq 1 ]; then
   section[build]='{"planned": "meson setup BUILD -Dcuda=enabled && ninja -C BUILD"}'
   section[tests]='{"planned": "meson test -C BUILD"}'
-  section[parity_gpu]='{"planned": "MTTT_PARITY_DEVICE=cuda BUILD/tests/test_parity_ops, test_parity_training, test_parity_graph and test_parity_step_graph"}'
+  section[parity_gpu]='{"planned": "MTTT_PARITY_DEVICE=cuda BUILD/tests/test_parity_ops, test_parity_training, test_parity_graph, test_parity_step_graph and test_parity_device_batches"}'
   section[training]='{"planned": "BUILD/tools/cli/mttt train --config examples/configs/fashion_mnist_demo.json --device cuda"}'
   section[benchmarks]='{"planned": "BUILD/tools/bench/bench_foundation --sections gemm,batched --device cuda and bench_mttt --device cuda"}'
   write_report dry-run
@@ -109,7 +109,8 @@ print(json.dumps(c))' "$build/meson-logs/testlog.json")
 if MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_ops" > "$build-parity.log" 2>&1 &&
    MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_training" >> "$build-parity.log" 2>&1 &&
    MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_graph" >> "$build-parity.log" 2>&1 &&
-   MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_step_graph" >> "$build-parity.log" 2>&1; then
+   MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_step_graph" >> "$build-parity.log" 2>&1 &&
+   MTTT_PARITY_DEVICE=cuda "$build/tests/test_parity_device_batches" >> "$build-parity.log" 2>&1; then
   section[parity_gpu]='{"ok": true}'
 else
   section[parity_gpu]='{"ok": false, "log": "'"$build-parity.log"'"}'

@@ -16,7 +16,7 @@ if [ -z "$gpu" ]; then
 fi
 
 programs=(tools/cli/mttt tools/bench/bench_mttt tools/bench/bench_foundation tests/test_parity_ops tests/test_parity_training)
-optional=(tests/test_parity_kernels tests/test_parity_graph tests/test_parity_step_graph)  # run when present (a bundle may lack them)
+optional=(tests/test_parity_kernels tests/test_parity_graph tests/test_parity_step_graph tests/test_parity_device_batches)  # run when present (a bundle may lack them)
 if [ -z "$bin" ]; then
   if [ ! -x "$nvcc" ]; then echo "gpu_report: no nvcc to build with (or pass --bin DIR)"; exit 77; fi
   [ -f "$build/build.ninja" ] || PATH="$(dirname "$nvcc"):$PATH" meson setup "$build" --wrap-mode=nodownload \
@@ -65,8 +65,9 @@ if [ -x "${path[test_parity_kernels]}" ]; then
 else
   echo "gpu_report: [parity_kernels] skipped: no test_parity_kernels among the programs"; status[parity_kernels]=skipped; seconds[parity_kernels]=0
 fi
-# Graphs (tensor/graph.hpp): captured work and captured training steps equal eager ones on the GPU.
-for t in parity_graph parity_step_graph; do
+# Graphs (tensor/graph.hpp): captured work and captured training steps equal eager ones on the GPU;
+# batches copied one step ahead on a copy stream (nn/data/device_batches.hpp).
+for t in parity_graph parity_step_graph parity_device_batches; do
   if [ -x "${path[test_$t]}" ]; then
     step "$t" 60 env MTTT_PARITY_DEVICE=cuda "${path[test_$t]}"
   else

@@ -27,7 +27,7 @@ Tensor StepGraph::run(const Tensor& images, const Tensor& labels, bool eager, co
     if (captured_shapes && !eager) ++warm_steps_;
     return work(to(images, device_), to(labels, device_));
   }
-  copy_(images_, images);  // from host memory, queued without waiting
+  copy_(images_, images);  // queued on the current stream, without waiting
   copy_(labels_, labels);
   if (graph_.empty()) graph_ = capture(device_, [&] { loss_ = work(images_, labels_); });
   graph_.replay();

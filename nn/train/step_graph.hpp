@@ -26,8 +26,8 @@ class StepGraph {
 
   // The step's device work on images and labels already on the device; returns its loss.
   using Work = std::function<Tensor(const Tensor& images, const Tensor& labels)>;
-  // One step of `work` on CPU images and labels: eagerly (see above, or where `eager`), else as a
-  // replay of its capture. Returns the step's loss on the device, a static output after a replay.
+  // One step of `work` on a batch's images and labels (on the device, or in host memory):
+  // eagerly (see above, or where `eager`), else as a replay of its capture. Returns the step's loss on the device, a static output after a replay.
   Tensor run(const Tensor& images, const Tensor& labels, bool eager, const Work& work);
 
   std::int64_t replays() const { return replays_; }

@@ -31,30 +31,30 @@ std::vector<std::pair<std::string, InnerLossReporter*>> find_reporters(ViT& mode
   return out;
 }
 
-// A batch tensor on the model's device; images (and mixup's soft labels) in the model's dtype
-// (model.dtype = float64 trains on float32 pixels widened).
-Tensor to_model(const Tensor& t, const ViT& model) {
-  Tensor moved = to(t, model.device());
+// A batch tensor (on the model's device already: data::DeviceBatches) in the model's dtype:
+// images and mixup's soft labels (model.dtype = float64 trains on float32 pixels widened).
+Tensor in_model_dtype(const Tensor& t, const ViT& model) {
   const DType dtype = model.config().dtype;
-  return is_floating(moved.dtype()) && moved.dtype() != dtype ? cast(moved, dtype) : moved;
+  return is_floating(t.dtype()) && t.dtype() != dtype ? cast(t, dtype) : t;
 }
 
 }  // namespace
 
-EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& config, DataParallel* parallel) {
+EvalResult evaluate_model(ViT& model, data::Dataset& source, const TrainConfig& config, DataParallel* parallel) {
   NoGrad evaluation;  // TTT layers still take their inner steps (first order)
   RandomStep step(config.run.seed ^ kEvalStream, 0);
   auto reporters = find_reporters(model);
   for (auto& [name, r] : reporters) r->collect_inner_losses(config.run.inner_losses);
   EvalResult result;
+  data::DeviceBatches data(source, model.device());
   data.seek(0);
   data::Batch batch;
   double loss_sum = 0;
   std::int64_t correct = 0;
   while (data.next(batch)) {
     if (batch.size() == 0) continue;
-    Tensor labels = to_model(batch.labels, model);
-    Tensor logits = model.forward(to_model(batch.images, model));
+    Tensor labels = in_model_dtype(batch.labels, model);
+    Tensor logits = model.forward(in_model_dtype(batch.images, model));
     loss_sum += softmax_cross_entropy(logits, labels, {.reduction = Reduction::sum}).item<double>();
     correct += count_correct(logits, labels);
     result.examples += batch.size();
@@ -116,6 +116,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
         "every parameter of the model is frozen (model.frozen = {}): there is nothing to train",
         config_.json["model"].value("frozen", nlohmann::json::array()).dump());
   data_ = make_datasets(config_, true, parallel_->rank(), parallel_->size());
+  train_batches_ = std::make_unique<data::DeviceBatches>(*data_.train, model_->device());
   parallel_->require_same_run(config_, *model_, data_);
   steps_per_epoch_ = (data_.train->num_examples() + config_.run.batch_size - 1) / config_.run.batch_size;
   total_steps_ = steps_per_epoch_ * config_.run.epochs;
@@ -166,7 +167,7 @@ double Trainer::train_step(bool log) {
   auto reporters = this->reporters();
   for (auto& [name, r] : reporters) r->collect_inner_losses(log && config_.run.inner_losses);
   data::Batch batch;
-  check(data_.train->next(batch), "train", "the training stream ended");
+  check(train_batches_->next(batch), "train", "the training stream ended");
   const std::int64_t micro = data_.train->batch_size() / config_.run.accumulation;  // this rank's share
   std::map<std::string, std::vector<double>> inner;
   // The forward and backward passes of every micro-batch; the loss stays on the device: read
@@ -176,8 +177,8 @@ double Trainer::train_step(bool log) {
     for (std::int64_t a = 0; a < config_.run.accumulation; ++a) {
       Tensor images = config_.run.accumulation == 1 ? batch_images : slice(batch_images, 0, a * micro, (a + 1) * micro);
       Tensor labels = config_.run.accumulation == 1 ? batch_labels : slice(batch_labels, 0, a * micro, (a + 1) * micro);
-      images = to_model(images, *model_);
-      labels = to_model(labels, *model_);
+      images = in_model_dtype(images, *model_);
+      labels = in_model_dtype(labels, *model_);
       Tensor loss = softmax_cross_entropy(model_->forward(images), labels, {.label_smoothing = config_.optim.label_smoothing});
       Tensor scaled = loss * (1.0 / static_cast<double>(config_.run.accumulation));
       parallel_->backward(scaled, /*average=*/a + 1 == config_.run.accumulation);
@@ -339,7 +340,7 @@ void Trainer::save() {
 
 int Trainer::run() {
   const std::int64_t end = config_.run.max_steps > 0 ? std::min(total_steps_, config_.run.max_steps) : total_steps_;
-  data_.train->seek(step_);
+  train_batches_->seek(step_);
   const bool root = parallel_->is_root();
   const auto counts = model_->count_parameters();
   if (root)

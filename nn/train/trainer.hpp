@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/data/device_batches.hpp"
 #include "nn/optim/optimizer.hpp"
 #include "nn/train/data_setup.hpp"
 #include "nn/train/data_parallel.hpp"
@@ -107,6 +108,7 @@ class Trainer {
   std::unique_ptr<ViT> model_;
   std::unique_ptr<Optimizer> optimizer_;
   Datasets data_;
+  std::unique_ptr<data::DeviceBatches> train_batches_;  // data_.train's batches on the model's device, one ahead
   std::unique_ptr<MetricsLog> metrics_;  // rank 0's
   Tensor last_loss_;         // the last step's loss, on the device
   Tensor first_nonfinite_;   // run.nonfinite = stop: the first step with a non-finite loss or norm, else +inf (float64, device)
@@ -131,6 +133,6 @@ std::unique_ptr<ViT> load_model(const std::string& checkpoint, TrainConfig* conf
                                 const std::vector<std::string>& overrides = {});
 // With `parallel`, `data` is this rank's shard and the sums are taken over the ranks: every rank
 // returns the whole split's result.
-EvalResult evaluate_model(ViT& model, data::Pipeline& data, const TrainConfig& config, DataParallel* parallel = nullptr);
+EvalResult evaluate_model(ViT& model, data::Dataset& data, const TrainConfig& config, DataParallel* parallel = nullptr);
 
 }  // namespace mttt::nn

@@ -49,6 +49,12 @@ class Backend {
   virtual StreamId create_stream() { return 0; }
   virtual void synchronize(StreamId) {}
   virtual void record_stream(void* /*pointer*/, StreamId /*stream*/) {}
+  // Events (tensor/stream.hpp's Event): the CPU's work is done when queued, so its events are
+  // complete at once and waiting for one is nothing.
+  virtual std::uint64_t record_event(StreamId /*stream*/) { return 0; }
+  virtual void wait_event(StreamId /*stream*/, std::uint64_t /*event*/) {}
+  virtual bool event_completed(std::uint64_t /*event*/) { return true; }
+  virtual void release_event(std::uint64_t /*event*/) {}
 
   // --- data movement -------------------------------------------------------------------
   // dst has src's shape; both may be strided; dtypes may differ (converted).

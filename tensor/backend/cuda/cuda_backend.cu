@@ -78,8 +78,9 @@ class PinnedRawAllocator final : public RawAllocator {
   void deallocate(void* pointer, std::size_t) override { check_cuda(cudaFreeHost(pointer), "cudaFreeHost"); }
 };
 
-// Streams are created blocking, so that the legacy default stream waits for them and they for
-// it. Copies to the device go through pinned staging blocks from a caching allocator of their
+// Streams are created non-blocking: they and the legacy default stream do not wait for one
+// another (a batch's copy runs beside the step before it); events order them (tensor/stream.hpp).
+// Copies to the device go through pinned staging blocks from a caching allocator of their
 // own: a block is taken on a stream id no real stream has, is marked used on the copy's stream,
 // and so is handed out again only once an event after the copy has completed.
 class CudaStreams final : public DeviceStreams {
@@ -103,11 +104,15 @@ class CudaStreams final : public DeviceStreams {
 
   StreamId create() override {
     cudaStream_t stream = nullptr;
-    check_cuda(cudaStreamCreate(&stream), "cudaStreamCreate");
+    check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
     return reinterpret_cast<StreamId>(stream);
   }
   void synchronize(StreamId stream) override {
     check_cuda(cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(stream)), "cudaStreamSynchronize");
+  }
+  void wait(StreamId stream, std::uint64_t event) override {
+    check_cuda(cudaStreamWaitEvent(reinterpret_cast<cudaStream_t>(stream), reinterpret_cast<cudaEvent_t>(event), 0),
+               "cudaStreamWaitEvent");
   }
   std::uint64_t record(StreamId stream) override {
     cudaEvent_t event = nullptr;

@@ -30,6 +30,8 @@ class DeviceStreams : public StreamEvents {
  public:
   virtual StreamId create() = 0;
   virtual void synchronize(StreamId stream) = 0;
+  // Work queued on `stream` from now on waits for `event` (from record()), without the host waiting.
+  virtual void wait(StreamId stream, std::uint64_t event) = 0;
   // Queues a copy of host memory to the device on `stream` and returns without waiting: the
   // bytes are staged in pinned host memory first (CUDA), so `host` may be reused at once.
   virtual void copy_to_device(const void* host, void* device, std::size_t bytes, StreamId stream) = 0;
@@ -60,6 +62,10 @@ class ThrustBackend final : public Backend {
   StreamId create_stream() override { return streams_->create(); }
   void synchronize(StreamId stream) override;
   void record_stream(void* pointer, StreamId stream) override { allocator_.record_stream(pointer, stream); }
+  std::uint64_t record_event(StreamId stream) override;
+  void wait_event(StreamId stream, std::uint64_t event) override;
+  bool event_completed(std::uint64_t event) override { return streams_->completed(event); }
+  void release_event(std::uint64_t event) override { streams_->release(event); }
 
   // Inside a capture on this thread, from the graph's pool.
   void* allocate(std::size_t bytes) override;

@@ -38,6 +38,20 @@ void ThrustBackend::synchronize(StreamId stream) {
   thrust_backend::raise_deferred_index_error();
 }
 
+// Events order work across streams; a capture records one stream's work alone, so they are refused
+// inside one (a batch's copy is waited for before the replay, outside it).
+std::uint64_t ThrustBackend::record_event(StreamId stream) {
+  if (thrust_backend::this_thread_capture())
+    throw_error("Event::record", "an event cannot be recorded inside a graph capture; record it before or after");
+  return streams_->record(stream);
+}
+
+void ThrustBackend::wait_event(StreamId stream, std::uint64_t event) {
+  if (thrust_backend::this_thread_capture())
+    throw_error("Event::wait", "a stream cannot wait for an event inside a graph capture; wait before it begins");
+  streams_->wait(stream, event);
+}
+
 void ThrustBackend::check_index_range(const Tensor& index, std::int64_t size, const char* op) {
   if (index.device() != device_ || index.dtype() != DType::int64)
     throw_error(op, "indices must be an int64 tensor on " + to_string(device_) + ", got " +

@@ -17,6 +17,7 @@ class HostStreams final : public DeviceStreams {
  public:
   StreamId create() override { return ++last_; }
   void synchronize(StreamId) override {}
+  void wait(StreamId, std::uint64_t) override {}
   std::uint64_t record(StreamId) override { return 0; }
   bool completed(std::uint64_t) override { return true; }
   void release(std::uint64_t) override {}
