@@ -61,7 +61,7 @@ Backend& backend(Device device) {
       fail("device", "this build has no thrust-host backend: it needs Thrust's headers (CUDA's CCCL, "
                      "/usr/local/cuda/include/cccl) when Meson configures the build");
     case DeviceType::cuda:
-      if (Backend* cuda = cuda_backend()) return *cuda;
+      if (Backend* cuda = cuda_backend(device.index)) return *cuda;
       fail("device", "this build has no CUDA backend; configure with `meson setup build -Dcuda=enabled` on a machine with nvcc");
   }
   fail("device", "unknown device");
@@ -99,7 +99,8 @@ const bool g_profiler_counters = [] {
 Backend* thrust_host_backend() { return nullptr; }
 #endif
 #if !defined(MTTT_HAVE_CUDA)
-Backend* cuda_backend() { return nullptr; }
+Backend* cuda_backend(int) { return nullptr; }
+Device cuda_process_device() { return {DeviceType::cuda, 0}; }
 #endif
 
 }  // namespace mttt

@@ -132,10 +132,14 @@ class Backend {
 std::unique_ptr<RawAllocator> make_host_raw_allocator();
 
 // The Thrust backends (tensor/backend/thrust/): thrust-host (Thrust's OpenMP system over host
-// memory) and CUDA (device 0); null where this build lacks them. cuda_backend() throws, naming
-// the CUDA call and its error, when no GPU can be used.
+// memory) and CUDA; null where this build lacks them. CUDA computes on one GPU per process, as
+// data-parallel training runs one process per GPU: the first cuda:N asked for selects GPU N
+// (cudaSetDevice, on the thread that asks), and another index is refused after that.
+// cuda_backend() throws, naming the CUDA call and its error, when no GPU can be used.
 Backend* thrust_host_backend();
-Backend* cuda_backend();
+Backend* cuda_backend(int index);
+// The process's GPU once the CUDA backend exists (cuda:0 before).
+Device cuda_process_device();
 
 // The backend of a device; throws, with how to build it, for a device this build lacks.
 Backend& backend(Device device);

@@ -7,7 +7,11 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstring>
+#include <map>
+#include <string>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <type_traits>
@@ -167,25 +171,33 @@ class CudaStreams final : public DeviceStreams {
   CachingAllocator staging_;  // last: it records and queries events through this object
 };
 
-// The handle, bound to the calling thread's current stream of the device. Its workspace is
-// one block of device memory set by hand (cublasSetStream resets it to cuBLAS's own pool, which
-// allocates as it goes: not allowed inside a graph capture); 32 MiB, NVIDIA's advice for Hopper.
+// The calling thread's handle (a handle is not for two threads at once), bound to its current
+// stream of the device. The workspace is set by hand (cublasSetStream resets it to cuBLAS's own
+// pool, which allocates as it goes: not allowed inside a graph capture), one block per stream, so
+// that GEMMs on two streams at once never share one; 32 MiB, NVIDIA's advice for Hopper. A
+// graph keeps its capture stream's (each capturing thread has its own stream).
 cublasHandle_t cublas() {
   constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;
-  static void* workspace = [] {
-    void* w = nullptr;
-    RelaxedCaptureMode relaxed;  // the first GEMM may be inside a capture
-    check_cuda(cudaMalloc(&w, kWorkspaceBytes), "cudaMalloc (cuBLAS workspace)");
-    return w;
-  }();
-  static cublasHandle_t handle = [] {
+  thread_local cublasHandle_t handle = [] {
     cublasHandle_t h = nullptr;
     RelaxedCaptureMode relaxed;  // it allocates, and the first GEMM may be inside a capture
     check_cublas(cublasCreate(&h), "cublasCreate");
     return h;
   }();
-  check_cublas(cublasSetStream(handle, reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id)),
-               "cublasSetStream");
+  const StreamId stream = current_stream(cuda_process_device()).id;
+  void* workspace = nullptr;
+  {
+    static std::mutex mutex;
+    static std::map<StreamId, void*> workspaces;  // streams live as long as the process
+    std::lock_guard lock(mutex);
+    void*& w = workspaces[stream];
+    if (w == nullptr) {
+      RelaxedCaptureMode relaxed;  // a stream's first GEMM may be inside a capture
+      check_cuda(cudaMalloc(&w, kWorkspaceBytes), "cudaMalloc (cuBLAS workspace)");
+    }
+    workspace = w;
+  }
+  check_cublas(cublasSetStream(handle, reinterpret_cast<cudaStream_t>(stream)), "cublasSetStream");
   check_cublas(cublasSetWorkspace(handle, workspace, kWorkspaceBytes), "cublasSetWorkspace");
   return handle;
 }
@@ -263,14 +275,31 @@ void cublas_matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
 
 }  // namespace
 
-Backend* cuda_backend() {
-  static cuda_system::ThrustBackend* backend = [] {
+namespace {
+std::atomic<int> g_process_gpu{0};
+}  // namespace
+
+Device cuda_process_device() { return {DeviceType::cuda, g_process_gpu.load(std::memory_order_relaxed)}; }
+
+Backend* cuda_backend(int index) {
+  static cuda_system::ThrustBackend* backend = [index] {
     int devices = 0;
     check_cuda(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
     if (devices == 0) throw_error("cuda", "no CUDA device is visible (cudaGetDeviceCount returned 0)");
-    return new cuda_system::ThrustBackend({DeviceType::cuda, 0}, std::make_unique<CudaRawAllocator>(), cublas_matmul,
-                                          std::make_unique<CudaStreams>());
+    if (index >= devices)
+      throw_error("cuda", "cuda:" + std::to_string(index) + " was asked for, but " + std::to_string(devices) +
+                              (devices == 1 ? " GPU is" : " GPUs are") + " visible (cuda:0 to cuda:" +
+                              std::to_string(devices - 1) + ")");
+    check_cuda(cudaSetDevice(index), "cudaSetDevice");
+    g_process_gpu.store(index, std::memory_order_relaxed);
+    return new cuda_system::ThrustBackend({DeviceType::cuda, index}, std::make_unique<CudaRawAllocator>(),
+                                          cublas_matmul, std::make_unique<CudaStreams>());
   }();
+  if (index != backend->device().index)
+    throw_error("cuda", "this process computes on cuda:" + std::to_string(backend->device().index) + ", and cuda:" +
+                            std::to_string(index) +
+                            " was asked for: the CUDA backend uses one GPU per process (run one process per GPU, as "
+                            "`mpirun -np N mttt train` does; docs/distributed.md)");
   return backend;
 }
 

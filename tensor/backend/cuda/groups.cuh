@@ -115,7 +115,7 @@ inline void check_launch(const char* kernel) {
 template <class Body> void for_each_group(Index groups, Index length, const Body& body) {
   if (groups <= 0) return;
   launch_counters().launch();
-  const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
+  const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device()).id);
   constexpr Index kMaxBlocks = Index{1} << 20;  // larger grids loop
   if (length <= 8) {
     const Index blocks = std::min((groups + kGroupBlock - 1) / kGroupBlock, kMaxBlocks);

@@ -124,7 +124,7 @@ class SortedTargets {
                                      static_cast<std::uint64_t>(rests * size)});
     const int bits = std::max(1, static_cast<int>(std::bit_width(static_cast<std::uint64_t>(rests * size))));
 #if defined(__CUDACC__)
-    const auto stream = reinterpret_cast<cudaStream_t>(current_stream({DeviceType::cuda, 0}).id);
+    const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device()).id);
     sorted_keys_.emplace(backend, n_);
     sorted_elements_.emplace(backend, n_);
     std::size_t temp_bytes = 0;

@@ -139,7 +139,7 @@ inline void forget_captured_checks(const std::vector<std::pair<unsigned long lon
 inline void raise_deferred_index_error() {
   IndexCheckState& state = index_check_state();
   if (!state.unread.exchange(false, std::memory_order_acq_rel)) return;
-  auto& device = static_cast<ThrustBackend&>(backend(this_device));
+  auto& device = static_cast<ThrustBackend&>(backend(this_device()));
   IndexViolation seen{0, 0, 0, 0};
   const char* op = nullptr;
   {

@@ -41,11 +41,11 @@ inline DeviceCounters& launch_counters() {
   return counters;
 }
 
-// This instantiation's device (its Backend: backend(this_device())).
+// This instantiation's device (its Backend: backend(this_device())): on CUDA the process's GPU.
 #if defined(__CUDACC__)
-inline constexpr Device this_device{DeviceType::cuda, 0};
+inline Device this_device() { return cuda_process_device(); }
 #else
-inline constexpr Device this_device{DeviceType::thrust_host, 0};
+inline Device this_device() { return {DeviceType::thrust_host, 0}; }
 #endif
 
 // Thrust's temporary storage (a reduction's partial results) from the backend's caching
@@ -53,9 +53,9 @@ inline constexpr Device this_device{DeviceType::thrust_host, 0};
 struct ScratchAllocator {
   using value_type = char;
   char* allocate(std::ptrdiff_t n) {
-    return static_cast<char*>(backend(this_device).allocate(static_cast<std::size_t>(std::max<std::ptrdiff_t>(n, 1))));
+    return static_cast<char*>(backend(this_device()).allocate(static_cast<std::size_t>(std::max<std::ptrdiff_t>(n, 1))));
   }
-  void deallocate(char* p, std::size_t n) { backend(this_device).deallocate(p, std::max<std::size_t>(n, 1)); }
+  void deallocate(char* p, std::size_t n) { backend(this_device()).deallocate(p, std::max<std::size_t>(n, 1)); }
 };
 
 // Throws an index violation recorded on the device (index_checks.hpp); called after each
@@ -108,7 +108,7 @@ template <class F> void parallel_for(Index n, F f) {
   if (n <= 0) return;
   launch_counters().launch();
 #if defined(__CUDACC__)
-  const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device).id);
+  const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device()).id);
   thrust::for_each_n(thrust::cuda::par_nosync.on(stream), thrust::counting_iterator<Index>(0), n, f);
 #else
   run_or_record([n, f] { thrust::for_each_n(thrust::device, thrust::counting_iterator<Index>(0), n, f); });
@@ -123,7 +123,7 @@ template <class T, class F, class Combine> T parallel_reduce(Index n, F f, T ini
   launch_counters().launch();
   ScratchAllocator scratch;
 #if defined(__CUDACC__)
-  const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device).id);
+  const auto stream = reinterpret_cast<cudaStream_t>(current_stream(this_device()).id);
   const T result = thrust::transform_reduce(thrust::cuda::par(scratch).on(stream), thrust::counting_iterator<Index>(0),
                                             thrust::counting_iterator<Index>(n), f, init, combine);
 #else
