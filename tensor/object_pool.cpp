@@ -20,8 +20,15 @@ struct FreeBlock {
 
 // Trivially destructible, so that it can still be read while the thread's other thread_local
 // objects are destroyed (a static tensor may be freed after that).
+// Per size class: the blocks cached, the blocks this thread has taken and not given back
+// (never below 0: blocks made by other threads also come back here), and the most of those
+// at once. A list holds at most `peak` blocks: a thread that frees what another thread made
+// (a consumer of a producer's tensors) would otherwise collect them without end.
 struct Lists {
   FreeBlock* head[kClasses];
+  std::size_t cached[kClasses];
+  std::size_t in_use[kClasses];
+  std::size_t peak[kClasses];
   std::size_t cached_bytes;
   bool closer_registered;
   bool closed;
@@ -42,6 +49,7 @@ struct Closer {
         ::operator delete(block);
       }
     lists.cached_bytes = 0;
+    for (std::size_t c = 0; c < kClasses; ++c) lists.cached[c] = 0;
     lists.closed = true;
   }
 };
@@ -55,8 +63,10 @@ void* allocate(std::size_t bytes) {
   if (!kPooled || bytes == 0 || bytes > kMaxBytes) return ::operator new(bytes);
   const std::size_t c = size_class(bytes);
   Lists& lists = thread_lists();
+  if (++lists.in_use[c] > lists.peak[c]) lists.peak[c] = lists.in_use[c];
   if (FreeBlock* block = lists.head[c]) {
     lists.head[c] = block->next;
+    --lists.cached[c];
     lists.cached_bytes -= (c + 1) * kGranule;
     return block;
   }
@@ -71,7 +81,8 @@ void deallocate(void* pointer, std::size_t bytes) noexcept {
   }
   const std::size_t c = size_class(bytes), size = (c + 1) * kGranule;
   Lists& lists = thread_lists();
-  if (lists.closed || lists.cached_bytes + size > kMaxCachedBytes) {
+  if (lists.in_use[c] > 0) --lists.in_use[c];
+  if (lists.closed || lists.cached[c] >= lists.peak[c] || lists.cached_bytes + size > kMaxCachedBytes) {
     ::operator delete(pointer);
     return;
   }
@@ -83,7 +94,10 @@ void deallocate(void* pointer, std::size_t bytes) noexcept {
   auto* block = static_cast<FreeBlock*>(pointer);
   block->next = lists.head[c];
   lists.head[c] = block;
+  ++lists.cached[c];
   lists.cached_bytes += size;
 }
+
+std::size_t cached_bytes() { return thread_lists().cached_bytes; }
 
 }  // namespace mttt::pool

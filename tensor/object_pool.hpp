@@ -8,10 +8,12 @@
 //   std::vector<Saved, pool::Allocator<Saved>> saved;            // small vectors too
 //
 // Blocks are taken from and given back to the calling thread's lists, so no lock is taken; a
-// block freed by another thread than the one that made it simply joins that thread's lists.
-// Each thread keeps at most kMaxCachedBytes; what is over goes back to the system, as does
-// everything at thread exit. Address-sanitizer builds bypass the lists, so that a use after
-// free is still reported.
+// block freed by another thread than the one that made it joins that thread's lists. A list
+// holds at most as many blocks as its thread has had in use at once (so a thread that frees
+// what another made, the trainer's thread and the data pipeline's batches, does not collect
+// them step after step), and each thread keeps at most kMaxCachedBytes; what is over goes back
+// to the system, as does everything at thread exit. Address-sanitizer builds bypass the lists,
+// so that a use after free is still reported.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +29,8 @@ inline constexpr std::size_t kMaxCachedBytes = std::size_t{32} << 20;  // per th
 // Blocks are aligned as operator new's (16 bytes).
 void* allocate(std::size_t bytes);
 void deallocate(void* pointer, std::size_t bytes) noexcept;
+// The bytes the calling thread's lists hold (0 in address-sanitizer builds).
+std::size_t cached_bytes();
 
 template <class T> struct Allocator {
   using value_type = T;
