@@ -286,16 +286,21 @@ double Trainer::train_step(bool log) {
 void Trainer::watch_nonfinite(const Tensor& loss_sum, bool log) {
   Tensor finite = fuse([](Expr l) { return eq(l - l, l.constant(0.0)); }, cast(loss_sum, DType::float64));
   if (Tensor g = optimizer_->grad_norm_finite(); g.defined()) finite = finite * g;
-  const double this_step = static_cast<double>(step_ + 1);
-  Tensor first = first_nonfinite_.defined() ? first_nonfinite_ : full({}, INFINITY, {DType::float64, finite.device()});
-  first_nonfinite_ = fuse([this_step](Expr ok, Expr f) { return minimum(f, where(ok, ok.constant(INFINITY), ok.constant(this_step))); },
-                          finite, first);
+  Tensor age = nonfinite_age_.defined() ? nonfinite_age_ : full({}, INFINITY, {DType::float64, finite.device()});
+  nonfinite_age_ = fuse(
+      [](Expr ok, Expr a) {
+        return where(lt(a, a.constant(INFINITY)), a + 1.0, where(ok, ok.constant(INFINITY), ok.constant(0.0)));
+      },
+      finite, age);
+  watched_step_ = step_ + 1;
   if (log) stop_if_nonfinite();
 }
 
 void Trainer::stop_if_nonfinite() const {
-  if (!first_nonfinite_.defined()) return;
-  const double first = parallel_->min(first_nonfinite_.item<double>());  // every rank stops alike
+  if (!nonfinite_age_.defined()) return;
+  const double age = nonfinite_age_.item<double>();
+  const double this_rank = std::isinf(age) ? INFINITY : static_cast<double>(watched_step_) - age;
+  const double first = parallel_->min(this_rank);  // every rank stops alike
   if (std::isinf(first)) return;
   fail("train",
        "step {}: the loss or the gradients' global norm is not finite (nan or inf); no update was applied from that "

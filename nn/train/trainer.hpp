@@ -111,7 +111,12 @@ class Trainer {
   std::unique_ptr<data::DeviceBatches> train_batches_;  // data_.train's batches on the model's device, one ahead
   std::unique_ptr<MetricsLog> metrics_;  // rank 0's
   Tensor last_loss_;         // the last step's loss, on the device
-  Tensor first_nonfinite_;   // run.nonfinite = stop: the first step with a non-finite loss or norm, else +inf (float64, device)
+  // run.nonfinite = stop: how many watched steps before the last one (watched_step_) the first
+  // non-finite loss or norm came, else +inf (float64, device). An age, not the step itself, so
+  // that the program updating it has no constant that changes every step (each distinct program
+  // is kept in the fusion IR's table, tensor/expr/program.hpp).
+  Tensor nonfinite_age_;
+  std::int64_t watched_step_ = 0;
   std::int64_t step_ = 0, steps_per_epoch_ = 1, total_steps_ = 1;
   std::int64_t skipped_ = 0;         // steps whose update was skipped as non-finite
   std::int64_t checkpoint_step_ = -1;  // the step of the checkpoint on disk (-1: none yet)

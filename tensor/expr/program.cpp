@@ -191,12 +191,28 @@ const JointVjp& Program::joint_vjp(std::uint64_t mask) const {
   return *joint_cache_.back().second;
 }
 
+namespace {
+
+struct InternTable {
+  std::mutex mutex;
+  std::unordered_multimap<std::size_t, ProgramPtr> programs;
+};
+
+InternTable& intern_table() {
+  static InternTable* table = new InternTable;  // outlives every static tensor
+  return *table;
+}
+
+}  // namespace
+
+std::size_t interned_programs() {
+  InternTable& table = intern_table();
+  std::lock_guard lock(table.mutex);
+  return table.programs.size();
+}
+
 ProgramPtr intern(std::vector<Instr> code, std::vector<std::int32_t> outputs, int num_inputs) {
-  struct Table {
-    std::mutex mutex;
-    std::unordered_multimap<std::size_t, ProgramPtr> programs;
-  };
-  static Table* table = new Table;  // outlives every static tensor
+  InternTable* table = &intern_table();
   std::size_t hash = std::size_t(num_inputs) << 20;
   for (std::int32_t output : outputs) hash = hash * 31 + std::hash<std::int64_t>()(output);
   for (const auto& in : code) {

@@ -107,6 +107,9 @@ ProgramPtr build_vjp(const Program& program, int k);
 // evaluation of the same computation (the table is bounded; it is cleared when it grows past
 // a few thousand programs).
 ProgramPtr intern(std::vector<Instr> code, std::vector<std::int32_t> outputs, int num_inputs);
+// How many programs the table holds: a warm training step should add none (one a step would be
+// a constant that changes every step, where an input belongs).
+std::size_t interned_programs();
 
 // Builds programs one instruction at a time with common-subexpression elimination and
 // constant folding (x * 1, x + 0, 0 * x for symbolic zeros, constant arithmetic).

@@ -139,3 +139,30 @@ TEST_CASE("gradient accumulation: two micro-batches of 25 update as one batch of
   REQUIRE_THROWS_WITH(parse_train_config(config(split), {"run.accumulation=3"}, "test"),
                       Catch::Contains("run.batch_size 50") && Catch::Contains("run.accumulation 3"));
 }
+
+// Memory stays flat over a long run (tools/bench/soak.cpp): once warm, a training step builds no
+// fusion program that is not already in the table (a per-step constant, such as the step number
+// or a scheduled learning rate baked into a program, would add one every step), across epoch
+// boundaries and logged steps, with MTTT-MLP's SGD token orders, a cosine schedule and AdamW's weight decay.
+TEST_CASE("a warm training step adds no program to the fusion IR's table") {
+  require_data();
+  ttt::register_ttt_mixers();
+  set_num_threads(1);
+  nlohmann::json c = small_config(fresh_dir("no_new_programs"));
+  c["model"]["width"] = 16;
+  c["model"]["depth"] = 1;
+  c["model"]["patch"] = 7;
+  c["model"]["layer"] = {{"kind", "mttt_mlp"}, {"steps", 2}, {"sgd", true}};
+  c["data"]["train_subset"] = 100;
+  c["optim"]["optimizer"] = "adamw";
+  c["optim"]["weight_decay"] = 0.05;
+  c["run"]["batch_size"] = 20;  // 5 steps an epoch
+  Trainer trainer(parse_train_config(c, {}, "test"));
+  for (int s = 1; s <= 6; ++s) trainer.train_step(s % 3 == 0);
+  const std::size_t warm = expr::interned_programs();
+  for (int s = 7; s <= 30; ++s) {
+    trainer.train_step(s % 3 == 0);
+    INFO("step " << s);
+    REQUIRE(expr::interned_programs() == warm);
+  }
+}
