@@ -1,11 +1,13 @@
 // `soak [--steps N] [--every K] [--out FILE]`: a small ViT with MTTT-MLP (two blocks, width 32,
 // two inner steps with SGD token orders, 7x7 patches of Fashion-MNIST) trained for N steps
 // through nn::Trainer, sampling every K steps the allocator's bytes in use and cached (the pool),
-// the bytes the C heap holds (mallinfo2) and the process's resident memory. Flat is the
-// assertion (the first quarter is warm-up): on each measure the mean of the last quarter's
-// samples may exceed the second quarter's by at most 256 KB plus 64 bytes per step between the
-// two quarters' middles, so a growth of 0.8 KB a step fails a 2,000-step soak; otherwise the
-// program exits 1. docs/benchmarks.md has the figures.
+// the bytes the C heap holds (mallinfo2), the process's resident memory and the programs in the
+// fusion IR's table. Flat is the assertion (the first quarter is warm-up): on each measure of
+// bytes the mean of the last quarter's samples may exceed the second quarter's by at most 256 KB
+// plus 64 bytes per step between the two quarters' middles, so a growth of 0.8 KB a step fails a
+// 2,000-step soak, and the count of programs may not change after the first quarter (a program
+// made every step, a per-step constant, would fill the table); otherwise the program exits 1.
+// docs/benchmarks.md has the figures.
 #include <malloc.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include "nn/data/fashion_mnist.hpp"
 #include "nn/train/trainer.hpp"
 #include "tensor/device_stats.hpp"
+#include "tensor/expr/program.hpp"
 #include "tensor/tensor.hpp"
 
 namespace {
@@ -41,7 +44,7 @@ std::int64_t heap_bytes() {
 }
 
 struct Sample {
-  std::int64_t step, in_use, cached, heap, resident;
+  std::int64_t step, in_use, cached, heap, resident, programs;
 };
 
 }  // namespace
@@ -76,9 +79,10 @@ int main(int argc, char** argv) {
       trainer.train_step(false);
       if (s % every == 0) {
         const MemoryStats m = memory_stats(device);
-        samples.push_back({s, m.bytes_in_use, m.bytes_cached, heap_bytes(), resident_bytes()});
-        fmt::print("step {:>6}: in use {:>10} B, cached {:>10} B, heap {:>10} B, resident {:>10} B\n", s, m.bytes_in_use,
-                   m.bytes_cached, samples.back().heap, samples.back().resident);
+        samples.push_back({s, m.bytes_in_use, m.bytes_cached, heap_bytes(), resident_bytes(),
+                           static_cast<std::int64_t>(expr::interned_programs())});
+        fmt::print("step {:>6}: in use {:>10} B, cached {:>10} B, heap {:>10} B, resident {:>10} B, {} programs\n", s,
+                   m.bytes_in_use, m.bytes_cached, samples.back().heap, samples.back().resident, samples.back().programs);
         std::fflush(stdout);
       }
     }
@@ -93,7 +97,7 @@ int main(int argc, char** argv) {
   const std::size_t n = samples.size();
   bool flat = n >= 8;
   nlohmann::json report = {{"steps", steps}, {"every", every}, {"samples", nlohmann::json::array()}};
-  for (const auto& s : samples) report["samples"].push_back({s.step, s.in_use, s.cached, s.heap, s.resident});
+  for (const auto& s : samples) report["samples"].push_back({s.step, s.in_use, s.cached, s.heap, s.resident, s.programs});
   for (auto [name, field] : {std::pair{"bytes in use", &Sample::in_use}, std::pair{"bytes cached", &Sample::cached},
                              std::pair{"heap bytes", &Sample::heap}, std::pair{"resident bytes", &Sample::resident}}) {
     const double second = mean(n / 4, n / 2, field), last = mean(3 * n / 4, n, field);
@@ -103,6 +107,15 @@ int main(int argc, char** argv) {
     fmt::print("{}: {:.0f} (second quarter) -> {:.0f} (last quarter), {:.0f} B a step: {}\n", name, second, last,
                (last - second) / steps_between, ok ? "flat" : "GROWS");
     report[name] = {{"second_quarter", second}, {"last_quarter", last}, {"flat", ok}};
+  }
+  if (n > 0) {
+    const auto [low, high] = std::minmax_element(samples.begin() + static_cast<std::ptrdiff_t>(n / 4), samples.end(),
+                                                 [](const Sample& a, const Sample& b) { return a.programs < b.programs; });
+    const bool ok = low->programs == high->programs;
+    flat = flat && ok;
+    fmt::print("interned programs: {} to {} after the first quarter: {}\n", low->programs, high->programs,
+               ok ? "flat" : "CHANGES");
+    report["interned programs"] = {{"min", low->programs}, {"max", high->programs}, {"flat", ok}};
   }
   if (!out.empty()) std::ofstream(out) << report.dump(1) << '\n';
   return flat ? 0 : 1;
