@@ -5,7 +5,8 @@ fault_inject.cpp), two trainings on one folder, a diverging run, and a run start
 one. Each asserts that nothing is lost: the checkpoint loads, the resumed run logs the same losses
 as an uninterrupted one, each step once, and metrics.jsonl holds whole lines only.
 
-Usage (from Meson): run_faults.py MTTT_PROGRAM FAULT_SHIM [--kills N] [--seed S]
+Usage (from Meson): run_faults.py MTTT_PROGRAM FAULT_SHIM [--kills N] [--seed S] [--preload-first LIBS]
+(--preload-first: libraries preloaded before the shim, AddressSanitizer's runtime in a sanitizer build.)
 Skips (exit 77) without Debian's dataset-fashion-mnist."""
 import argparse
 import json
@@ -40,8 +41,9 @@ def expect(condition, message):
 
 
 class Harness:
-    def __init__(self, mttt, shim, work):
-        self.mttt, self.shim, self.work = mttt, shim, work
+    def __init__(self, mttt, shim, work, preload_first=None):
+        self.mttt, self.work = mttt, work
+        self.preload = " ".join(filter(None, [preload_first, shim]))
         self.config = os.path.join(work, "config.json")
         with open(self.config, "w") as f:
             json.dump(CONFIG, f)
@@ -53,7 +55,7 @@ class Harness:
         env = dict(os.environ)
         env.setdefault("MTTT_NUM_THREADS", "2")
         if fault:
-            env["LD_PRELOAD"] = self.shim
+            env["LD_PRELOAD"] = self.preload
             env.update({f"MTTT_FAULT_{k.upper()}": str(v) for k, v in fault.items()})
         return env
 
@@ -282,6 +284,7 @@ def main():
     parser.add_argument("shim")
     parser.add_argument("--kills", type=int, default=8)
     parser.add_argument("--seed", type=int, default=int(os.environ.get("MTTT_FAULT_SEED", time.time_ns() % 100000)))
+    parser.add_argument("--preload-first")
     args = parser.parse_args()
     if not os.path.isdir(FASHION_MNIST):
         print("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): skipped")
@@ -290,7 +293,7 @@ def main():
     print(f"seed {args.seed} (MTTT_FAULT_SEED={args.seed} repeats this run)")
     work = tempfile.mkdtemp(prefix="mttt_faults_")
     try:
-        h = Harness(os.path.realpath(args.mttt), os.path.realpath(args.shim), work)
+        h = Harness(os.path.realpath(args.mttt), os.path.realpath(args.shim), work, args.preload_first)
         reference = os.path.join(work, "reference")
         r = h.run(reference)
         if r.returncode != 0:
