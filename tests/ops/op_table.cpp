@@ -19,6 +19,12 @@ Tensor away(const Shape& shape, std::uint64_t seed) {
   return x + sign(x) * 0.2;
 }
 Tensor indices(const std::vector<std::int64_t>& v, const Shape& shape) { return from_vector(v, shape); }
+// A new float64 tensor with x's values on x's device: what the in-place rows write into.
+Tensor fresh_copy(const Tensor& x) {
+  Tensor out = zeros(x.shape(), {DType::float64, x.device()});
+  copy_(out, x);
+  return out;
+}
 
 // A kernel of its own on each backend there is (cpu, thrust-host, cuda).
 constexpr unsigned kEveryBackend = kCpuKernel | kThrustKernel;
@@ -203,8 +209,7 @@ std::vector<OpRow> make_table() {
                x345});
   t.push_back({"fill_", "inplace", 0, "fill", kEveryBackend, -1,
                [](V v) {
-                 Tensor out = zeros({3, 4, 5}, {DType::float64, v[0].device()});
-                 copy_(out, v[0]);
+                 Tensor out = fresh_copy(v[0]);
                  fill_(slice(out, 1, 1, 3), 2.5);
                  return out;
                },
@@ -216,8 +221,7 @@ std::vector<OpRow> make_table() {
                    Expr o(&b, b.input(0)), x(&b, b.input(1));
                    return b.finish((o * x + exp(x)).reg());
                  }();
-                 Tensor out = zeros({3, 4, 5}, {DType::float64, v[0].device()});
-                 copy_(out, v[0]);
+                 Tensor out = fresh_copy(v[0]);
                  apply_program_into(out, program, {out, v[0]});
                  return out;
                },
@@ -225,8 +229,7 @@ std::vector<OpRow> make_table() {
   // A scalar broadcast over the output, and the output read as an input.
   t.push_back({"fuse_into", "inplace", 0, "elementwise", kEveryBackend, -1,
                [](V v) {
-                 Tensor out = zeros({3, 4, 5}, {DType::float64, v[0].device()});
-                 copy_(out, v[0]);
+                 Tensor out = fresh_copy(v[0]);
                  const Tensor scale = full({}, 0.5, {DType::float64, v[0].device()});
                  fuse_into(out, [](Expr o, Expr x, Expr c) { return where(gt(x, c), o - c * x, o * x); }, out, v[0], scale);
                  return out;
